@@ -1,0 +1,70 @@
+/*
+ * detector.h - the interface every fraud rule implements.
+ *
+ * A detector is a static descriptor: names, the streams it reads, its
+ * configuration table and callbacks. The processor owns the loop, Kafka and
+ * Redis; a detector only declares which state keys an event needs (want),
+ * then reads/changes that state and emits alerts (on_event). Everything is in
+ * event time: a detector never looks at the wall clock, so a replay at any
+ * speed makes the same decisions. Adding a rule = one file here + one line in
+ * registry.c.
+ */
+#ifndef FG_DETECTOR_H
+#define FG_DETECTOR_H
+
+#include "alerts/alert.h"
+#include "core/config.h"
+#include "core/pseudo.h"
+#include "schemas/event.h"
+#include "state/state.h"
+
+/** Per-event context handed to want/on_event by the processor. */
+typedef struct fg_dctx {
+    fg_state_t *st;              /**< batch-scoped state view */
+    fg_alerts_t *alerts;         /**< the batch's alerts (use fg_dctx_alert) */
+    const char *patient_pseudo;  /**< pseudonym of ev->patient_id, or NULL (invoicing) */
+    const char *card_pseudo;     /**< pseudonym of ev->card_id, or NULL */
+    const char *ruleset_version;
+    int64_t detection_time_ms;   /**< wall clock of the batch, for the alert only */
+    int64_t allowed_lateness_ms; /**< events.allowed_lateness_days */
+} fg_dctx_t;
+
+typedef struct fg_detector {
+    const char *name;         /**< rule id, e.g. "readmission_burst"; config under detectors.<name>. */
+    const char *name_zh;      /**< e.g. "分解住院 / 频繁住院" */
+    const char *name_en;      /**< e.g. "split hospitalisation / frequent admission" */
+    const char *description;  /**< one paragraph for the README and config reference */
+    unsigned streams;         /**< FG_STREAM_BIT(...) of the streams it reads */
+    const fg_conf_decl_t *conf; /**< its thresholds; "enabled" is declared for every detector */
+    size_t n_conf;
+
+    /** @brief Reads its thresholds (prefix = "detectors.<name>."). @returns FG_OK or FG_ERR. */
+    int (*init)(const fg_config_t *cf, const char *prefix, void **priv, char *errstr, size_t errstr_size);
+    /** @brief Declares the state keys ev needs (fg_state_want). */
+    void (*want)(void *priv, const fg_event_t *ev, fg_dctx_t *dc);
+    /** @brief Updates state and emits alerts for one event. */
+    void (*on_event)(void *priv, const fg_event_t *ev, fg_dctx_t *dc);
+    void (*destroy)(void *priv); /**< optional */
+} fg_detector_t;
+
+/** NULL-terminated list of every detector compiled in (registry.c). */
+extern const fg_detector_t *const fg_detectors[];
+
+/** @returns the registered detector with this name, or NULL. */
+const fg_detector_t *fg_detector_find(const char *name);
+
+/** @brief Declares "detectors.<name>.enabled" and each detector's table in cf. */
+void fg_detectors_declare(fg_config_t *cf);
+
+/**
+ * @brief Starts (or continues, same id in this batch) an alert of detector det, with
+ * its id made from pattern + subject + window_key, names, ruleset version and
+ * detection time filled in. @returns the alert, borrowed until the batch ends.
+ */
+fg_alert_t *fg_dctx_alert(fg_dctx_t *dc, const fg_detector_t *det, const char *pattern,
+                          const char *subject_type, const char *subject_id, const char *window_key);
+
+/** @brief "<prefix>:<kind>:{p:<pseudonym>}" for the event's patient. @returns length or -1. */
+int fg_dctx_patient_key(const fg_dctx_t *dc, char *buf, size_t size, const char *kind);
+
+#endif

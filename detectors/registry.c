@@ -1,0 +1,57 @@
+/*
+ * registry.c - every detector compiled into fundguard, one line each.
+ * Order is the order detectors see an event within a batch.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "detector.h"
+
+extern const fg_detector_t fg_det_readmission_burst;
+
+const fg_detector_t *const fg_detectors[] = {
+    &fg_det_readmission_burst,
+    NULL,
+};
+
+const fg_detector_t *fg_detector_find(const char *name) {
+    for (size_t i = 0; fg_detectors[i]; i++)
+        if (!strcmp(fg_detectors[i]->name, name)) return fg_detectors[i];
+    return NULL;
+}
+
+static const fg_conf_decl_t g_common[] = {
+    {"enabled", FG_CONF_BOOL, "true", 0, 0, 0, "Run this rule. false switches it off entirely."},
+};
+
+void fg_detectors_declare(fg_config_t *cf) {
+    for (size_t i = 0; fg_detectors[i]; i++) {
+        const fg_detector_t *det = fg_detectors[i];
+        char prefix[128], title[256];
+        snprintf(prefix, sizeof(prefix), "detectors.%s.", det->name);
+        snprintf(title, sizeof(title), "Detector %s (%s)", det->name, det->name_zh);
+        fg_config_declare(cf, prefix, g_common, FG_ARRAY_SIZE(g_common), title);
+        if (det->n_conf) fg_config_declare(cf, prefix, det->conf, det->n_conf, title);
+    }
+}
+
+fg_alert_t *fg_dctx_alert(fg_dctx_t *dc, const fg_detector_t *det, const char *pattern,
+                          const char *subject_type, const char *subject_id, const char *window_key) {
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, det->name, pattern, subject_type, subject_id, window_key);
+    fg_alert_t *a = fg_alerts_upsert(dc->alerts, id);
+    a->rule_id = det->name;
+    a->pattern = pattern;
+    a->rule_name_zh = det->name_zh;
+    a->rule_name_en = det->name_en;
+    fg_alert_set(a->subject_type, sizeof(a->subject_type), subject_type);
+    fg_alert_set(a->subject_id, sizeof(a->subject_id), subject_id);
+    a->ruleset_version = dc->ruleset_version;
+    a->detection_time = dc->detection_time_ms;
+    return a;
+}
+
+int fg_dctx_patient_key(const fg_dctx_t *dc, char *buf, size_t size, const char *kind) {
+    if (!dc->patient_pseudo) return -1;
+    return fg_state_key(dc->st, buf, size, kind, 'p', dc->patient_pseudo);
+}
