@@ -1,0 +1,664 @@
+/*
+ * pipeline.c - the consumer loop: poll a batch, decode (dead-letter what does
+ * not decode), run the processor, publish alerts, wait for Kafka's
+ * acknowledgements, then commit. See pipeline.h for the guarantee.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consumers/processor.h"
+#include "core/log.h"
+#include "core/pseudo.h"
+#include "schemas/codec.h"
+#include "state/state.h"
+
+/* one message to produce and see acknowledged before the batch commits */
+typedef struct {
+    int dlq;                 /* 0: alert, 1: dead letter */
+    size_t src;              /* dead letter: index of the source message in the batch */
+    char *payload;           /* alert: owned JSON */
+    const char *key;         /* alert: institution id (borrowed from the processor's output) */
+    char reason[256];        /* dead letter */
+    int state;               /* 0 in flight, 1 acknowledged, -1 failed */
+} fg_out_t;
+
+struct fg_pipeline {
+    const fg_config_t *cf;
+    rd_kafka_t *consumer, *producer;
+    fg_codec_t *codec;
+    fg_state_t *st;
+    fg_processor_t *proc;
+    fg_arena_t *arena;
+    fg_validate_opts_t vopts;
+    char topic[FG_STREAM_COUNT][256];
+    char alerts_topic[256], dlq_topic[256];
+
+    rd_kafka_message_t **batch;
+    size_t n, cap;
+    fg_event_t *evs;
+    size_t cap_evs;
+    fg_out_t *out;
+    size_t n_out, cap_out;
+
+    int batch_max;
+    int64_t batch_wait_ms, backoff_max_ms, delivery_timeout_ms, stats_interval_ms;
+    int cooperative;
+    int in_process;
+    int exit_code;
+    int64_t assigned_us;      /* last assignment (0: never assigned) */
+    volatile sig_atomic_t *stop;
+
+    /* counters (metrics and the stats line) */
+    uint64_t consumed[FG_STREAM_COUNT], dead_lettered, alerts_published, commits, redis_outages;
+};
+
+static int stopping(const fg_pipeline_t *pl) { return (pl->stop && *pl->stop) || pl->exit_code; }
+
+static void sleep_ms(int64_t ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* ---- Kafka configuration ---- */
+
+typedef struct {
+    rd_kafka_conf_t *conf;
+    char *errstr;
+    size_t errstr_size;
+    int failed;
+    int saw_reset;
+} fg_kconf_t;
+
+static void kconf_set(const char *k, const char *v, void *ud) {
+    fg_kconf_t *kc = ud;
+    if (kc->failed) return;
+    if (!strcmp(k, "auto.offset.reset") || !strcmp(k, "enable.auto.commit") ||
+        !strcmp(k, "enable.auto.offset.store")) {
+        kc->saw_reset = 1; /* fundguard owns these; see pipeline.h */
+        return;
+    }
+    char e[512];
+    if (rd_kafka_conf_set(kc->conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        snprintf(kc->errstr, kc->errstr_size, "kafka property \"%s\": %s", k, e);
+        kc->failed = 1;
+    }
+}
+
+static int conf_force(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t errstr_size) {
+    char e[512];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK)
+        return fg_err(errstr, errstr_size, FG_ERR, "kafka property \"%s\": %s", k, e);
+    return FG_OK;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    fg_pipeline_t *pl = opaque;
+    if (rd_kafka_fatal_error(rk, NULL, 0)) {
+        FG_ERROR("kafka %s: fatal: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+        pl->exit_code = FG_EXIT_KAFKA;
+        return;
+    }
+    /* transport errors are retried by librdkafka; say so once per occurrence */
+    FG_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    fg_pipeline_t *pl = opaque;
+    size_t i = (size_t)(uintptr_t)m->_private;
+    if (i >= pl->n_out) return;
+    pl->out[i].state = m->err ? -1 : 1;
+    if (m->err)
+        FG_WARN("delivery to %s failed: %s (will retry)", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+/* ---- offsets ---- */
+
+static rd_kafka_topic_partition_list_t *batch_offsets(fg_pipeline_t *pl) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < pl->n; i++) {
+        rd_kafka_message_t *m = pl->batch[i];
+        const char *t = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(l, t, m->partition);
+        if (!p) p = rd_kafka_topic_partition_list_add(l, t, m->partition);
+        if (m->offset + 1 > p->offset) p->offset = m->offset + 1;
+    }
+    return l;
+}
+
+static void commit_batch(fg_pipeline_t *pl, int sync) {
+    if (!pl->n) return;
+    rd_kafka_topic_partition_list_t *l = batch_offsets(pl);
+    rd_kafka_resp_err_t err = rd_kafka_commit(pl->consumer, l, sync ? 0 : 1);
+    if (err)
+        /* the group moved on (rebalance): the new owner re-processes from the last
+         * commit, which idempotent state and alert ids make harmless */
+        FG_WARN("offset commit failed: %s", rd_kafka_err2str(err));
+    else
+        pl->commits++;
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void drop_batch(fg_pipeline_t *pl) {
+    for (size_t i = 0; i < pl->n; i++) rd_kafka_message_destroy(pl->batch[i]);
+    pl->n = 0;
+    for (size_t i = 0; i < pl->n_out; i++) free(pl->out[i].payload);
+    pl->n_out = 0;
+}
+
+/* ---- producing what a batch owes ---- */
+
+static fg_out_t *out_add(fg_pipeline_t *pl) {
+    if (pl->n_out == pl->cap_out) {
+        size_t c = pl->cap_out ? pl->cap_out * 2 : 64;
+        fg_out_t *v = realloc(pl->out, c * sizeof(*v));
+        if (!v) abort();
+        pl->out = v;
+        pl->cap_out = c;
+    }
+    fg_out_t *o = &pl->out[pl->n_out++];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+static rd_kafka_resp_err_t produce_one(fg_pipeline_t *pl, size_t i) {
+    fg_out_t *o = &pl->out[i];
+    o->state = 0;
+    if (!o->dlq)
+        return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(pl->alerts_topic),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_KEY(o->key, strlen(o->key)),
+                                 RD_KAFKA_V_VALUE(o->payload, strlen(o->payload)),
+                                 RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+    rd_kafka_message_t *m = pl->batch[o->src];
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    rd_kafka_header_add(h, "fg.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    rd_kafka_header_add(h, "fg.source.partition", -1, part, -1);
+    rd_kafka_header_add(h, "fg.source.offset", -1, off, -1);
+    rd_kafka_header_add(h, "fg.error.reason", -1, o->reason, -1);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        pl->producer, RD_KAFKA_V_TOPIC(pl->dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+    if (err) rd_kafka_headers_destroy(h); /* producev owns them only on success */
+    return err;
+}
+
+/*
+ * Produces every owed message and waits until Kafka acknowledged all of them,
+ * re-producing failures with back-off. @returns FG_OK, or FG_AGAIN if asked to
+ * stop first (the batch must then not be committed).
+ */
+static int deliver_all(fg_pipeline_t *pl) {
+    int64_t backoff = 100;
+    for (size_t i = 0; i < pl->n_out; i++) pl->out[i].state = -1;
+    for (;;) {
+        size_t pending = 0;
+        for (size_t i = 0; i < pl->n_out; i++) {
+            if (pl->out[i].state != -1) continue;
+            rd_kafka_resp_err_t err;
+            while ((err = produce_one(pl, i)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(pl->producer, 50);
+            if (err) {
+                FG_WARN("produce to %s failed: %s", pl->out[i].dlq ? pl->dlq_topic : pl->alerts_topic,
+                        rd_kafka_err2str(err));
+                pl->out[i].state = -1;
+            }
+            pending++;
+        }
+        if (!pending) return FG_OK;
+        rd_kafka_flush(pl->producer, (int)pl->delivery_timeout_ms);
+        size_t failed = 0;
+        for (size_t i = 0; i < pl->n_out; i++)
+            if (pl->out[i].state != 1) {
+                pl->out[i].state = -1;
+                failed++;
+            }
+        if (!failed) return FG_OK;
+        if (stopping(pl)) return FG_AGAIN;
+        FG_WARN("%zu of %zu alert/dead-letter messages not acknowledged; retrying in %lld ms", failed, pl->n_out,
+                (long long)backoff);
+        sleep_ms(backoff);
+        backoff = backoff * 2 > pl->backoff_max_ms ? pl->backoff_max_ms : backoff * 2;
+    }
+}
+
+/* ---- one batch ---- */
+
+static int stream_of(const fg_pipeline_t *pl, const char *topic) {
+    for (int s = 0; s < FG_STREAM_COUNT; s++)
+        if (!strcmp(pl->topic[s], topic)) return s;
+    return -1;
+}
+
+/*
+ * Decode, detect, publish, commit. @returns FG_OK when committed, FG_AGAIN when
+ * abandoned uncommitted because the process is stopping (re-delivered later).
+ */
+static int process_batch(fg_pipeline_t *pl, int sync_commit) {
+    if (!pl->n) return FG_OK;
+    pl->in_process = 1;
+    fg_arena_reset(pl->arena);
+    if (pl->cap_evs < pl->n) {
+        free(pl->evs);
+        pl->evs = malloc(pl->n * sizeof(*pl->evs));
+        if (!pl->evs) abort();
+        pl->cap_evs = pl->n;
+    }
+    size_t nev = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        rd_kafka_message_t *m = pl->batch[i];
+        const char *t = rd_kafka_topic_name(m->rkt);
+        int s = stream_of(pl, t);
+        char reason[256];
+        int rc = FG_DECLINED;
+        if (s < 0)
+            snprintf(reason, sizeof(reason), "topic %s is not an input stream", t);
+        else if (!m->payload || !m->len)
+            snprintf(reason, sizeof(reason), "%s: empty message", fg_stream_name((fg_stream_t)s));
+        else
+            rc = fg_codec_decode(pl->codec, (fg_stream_t)s, m->payload, m->len, pl->arena, &pl->vopts,
+                                 &pl->evs[nev], reason, sizeof(reason));
+        if (rc == FG_OK) {
+            fg_event_t *ev = &pl->evs[nev++];
+            ev->src_topic = t;
+            ev->src_partition = m->partition;
+            ev->src_offset = m->offset;
+            pl->consumed[s]++;
+            continue;
+        }
+        fg_out_t *o = out_add(pl);
+        o->dlq = 1;
+        o->src = i;
+        snprintf(o->reason, sizeof(o->reason), "%s", reason);
+        pl->dead_lettered++;
+        FG_WARN("dead-letter %s[%d]@%lld: %s", t, (int)m->partition, (long long)m->offset, reason);
+    }
+
+    const fg_alerts_t *alerts = NULL;
+    int64_t backoff = 50, outage_start = 0;
+    char err[512];
+    for (;;) {
+        int rc = fg_processor_run(pl->proc, pl->evs, nev, fg_now_ms(), &alerts, err, sizeof(err));
+        if (rc == FG_OK) break;
+        if (!outage_start) {
+            outage_start = fg_mono_us();
+            pl->redis_outages++;
+            FG_ERROR("state store unavailable: %s; holding the batch (%zu events, offsets not committed) "
+                     "and retrying with back-off up to %lld ms",
+                     err, pl->n, (long long)pl->backoff_max_ms);
+        }
+        if (stopping(pl)) {
+            FG_WARN("stopping during a state store outage: batch left uncommitted, it will be re-delivered");
+            drop_batch(pl);
+            pl->in_process = 0;
+            return FG_AGAIN;
+        }
+        sleep_ms(backoff);
+        backoff = backoff * 2 > pl->backoff_max_ms ? pl->backoff_max_ms : backoff * 2;
+    }
+    if (outage_start)
+        FG_INFO("state store back after %.1f s; resuming", (double)(fg_mono_us() - outage_start) / 1e6);
+
+    for (size_t i = 0; i < alerts->n; i++) {
+        fg_out_t *o = out_add(pl);
+        o->payload = fg_alert_to_json(&alerts->v[i], 1);
+        o->key = alerts->v[i].institution_id;
+        FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s", alerts->v[i].id, alerts->v[i].rule_id,
+                alerts->v[i].pattern, alerts->v[i].institution_id, fg_severity_name(alerts->v[i].severity));
+    }
+    if (deliver_all(pl) != FG_OK) {
+        FG_WARN("stopping before Kafka acknowledged the batch's output: batch left uncommitted");
+        drop_batch(pl);
+        pl->in_process = 0;
+        return FG_AGAIN;
+    }
+    pl->alerts_published += alerts->n;
+    fg_processor_published(pl->proc);
+    commit_batch(pl, sync_commit);
+    drop_batch(pl);
+    pl->in_process = 0;
+    return FG_OK;
+}
+
+/* ---- group membership ---- */
+
+/* A brand-new group starts at the earliest offset; a partition with a committed
+ * offset resumes there, and auto.offset.reset=error makes an offset that fell
+ * out of retention an error instead of a silent skip. */
+static void assign_with_policy(fg_pipeline_t *pl, rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        err = rd_kafka_committed(pl->consumer, parts, 10000);
+        if (!err) break;
+        FG_WARN("reading committed offsets failed: %s (attempt %d)", rd_kafka_err2str(err), attempt + 1);
+        sleep_ms(500);
+    }
+    if (err) {
+        FG_ERROR("cannot read the group's committed offsets: %s; exiting rather than guess", rd_kafka_err2str(err));
+        pl->exit_code = FG_EXIT_KAFKA;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (p->offset < 0) p->offset = RD_KAFKA_OFFSET_BEGINNING;
+        FG_INFO("assigned %s[%d] from %s%lld", p->topic, (int)p->partition,
+                p->offset == RD_KAFKA_OFFSET_BEGINNING ? "the beginning " : "committed offset ",
+                (long long)(p->offset < 0 ? 0 : p->offset));
+    }
+    pl->assigned_us = fg_mono_us();
+    if (pl->cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_assign(pl->consumer, parts));
+    else
+        rd_kafka_assign(pl->consumer, parts);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    fg_pipeline_t *pl = opaque;
+    pl->cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        assign_with_policy(pl, parts);
+        return;
+    }
+    /* revoked: finish and commit what we hold before the partitions move */
+    if (!pl->in_process && pl->n) {
+        FG_INFO("partitions revoked: finishing the %zu events in hand first", pl->n);
+        process_batch(pl, 1);
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        FG_INFO("revoked %s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition);
+    if (pl->cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+static void report_lost_range(fg_pipeline_t *pl, rd_kafka_message_t *m) {
+    const char *t = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    int64_t lo = -1, hi = -1;
+    if (m->rkt) rd_kafka_query_watermark_offsets(pl->consumer, t, m->partition, &lo, &hi, 5000);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, t, m->partition);
+    rd_kafka_committed(pl->consumer, l, 5000);
+    int64_t committed = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    FG_ERROR("DATA LOSS: %s[%d]: the group's committed offset %lld is no longer retained by the broker "
+             "(earliest retained %lld): events %lld..%lld were never processed. fundguard does not skip "
+             "silently; exiting with code %d. To accept the loss and go on, reset the group's offset for this "
+             "partition to %lld (see README, Operations).",
+             t, (int)m->partition, (long long)committed, (long long)lo, (long long)committed, (long long)(lo - 1),
+             FG_EXIT_DATA_LOSS, (long long)lo);
+    pl->exit_code = FG_EXIT_DATA_LOSS;
+}
+
+/* ---- set-up ---- */
+
+static int load_hmac_key(const fg_config_t *cf, char *errstr, size_t errstr_size) {
+    const char *file = fg_config_str(cf, "security.hmac_key_file");
+    if (file && *file) {
+        FILE *f = fopen(file, "rb");
+        if (!f) return fg_err(errstr, errstr_size, FG_ERR, "security.hmac_key_file %s: %s", file, strerror(errno));
+        unsigned char key[4096];
+        size_t n = fread(key, 1, sizeof(key), f);
+        fclose(f);
+        while (n && (key[n - 1] == '\n' || key[n - 1] == '\r')) n--;
+        if (n < 16) return fg_err(errstr, errstr_size, FG_ERR, "security.hmac_key_file %s: key shorter than 16 bytes", file);
+        fg_pseudo_set_key(key, n);
+        return FG_OK;
+    }
+    const char *var = fg_config_str(cf, "security.hmac_key_env");
+    const char *v = var && *var ? getenv(var) : NULL;
+    if (v && *v) {
+        if (strlen(v) < 16) return fg_err(errstr, errstr_size, FG_ERR, "$%s: key shorter than 16 bytes", var);
+        fg_pseudo_set_key(v, strlen(v));
+        return FG_OK;
+    }
+    FG_WARN("no pseudonymisation key configured (security.hmac_key_file or $%s): using the built-in "
+            "development key; do not run production data this way",
+            var ? var : "FUNDGUARD_HMAC_KEY");
+    return FG_OK;
+}
+
+typedef struct {
+    fg_codec_t *codec;
+    char *errstr;
+    size_t errstr_size;
+    int failed;
+} fg_ids_t;
+
+static void register_id(const char *k, const char *v, void *ud) {
+    fg_ids_t *ids = ud;
+    if (ids->failed) return;
+    char *end;
+    long id = strtol(k, &end, 10);
+    if (*end || id < 0 || id > INT32_MAX) {
+        snprintf(ids->errstr, ids->errstr_size, "schemas.avro_ids: \"%s\" is not a schema id", k);
+        ids->failed = 1;
+        return;
+    }
+    if (fg_codec_register_schema_file(ids->codec, (int32_t)id, v, ids->errstr, ids->errstr_size) != FG_OK)
+        ids->failed = 1;
+}
+
+fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t errstr_size) {
+    fg_pipeline_t *pl = calloc(1, sizeof(*pl));
+    if (!pl) return NULL;
+    pl->cf = cf;
+    pl->batch_max = (int)fg_config_int(cf, "pipeline.batch_max");
+    pl->batch_wait_ms = fg_config_int(cf, "pipeline.batch_wait_ms");
+    pl->backoff_max_ms = fg_config_int(cf, "pipeline.backoff_max_ms");
+    pl->delivery_timeout_ms = fg_config_int(cf, "pipeline.delivery_timeout_ms");
+    pl->stats_interval_ms = fg_config_int(cf, "pipeline.stats_interval_ms");
+    snprintf(pl->topic[FG_STREAM_CLAIMS], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.claims"));
+    snprintf(pl->topic[FG_STREAM_INPATIENT], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.inpatient"));
+    snprintf(pl->topic[FG_STREAM_INVOICING], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.invoicing"));
+    snprintf(pl->alerts_topic, sizeof(pl->alerts_topic), "%s", fg_config_str(cf, "topics.alerts"));
+    snprintf(pl->dlq_topic, sizeof(pl->dlq_topic), "%s", fg_config_str(cf, "topics.dead_letter"));
+    for (int a = 0; a < FG_STREAM_COUNT; a++)
+        for (int b = a + 1; b < FG_STREAM_COUNT; b++)
+            if (!strcmp(pl->topic[a], pl->topic[b])) {
+                fg_err(errstr, errstr_size, FG_ERR, "topics.%s and topics.%s are both \"%s\"",
+                       fg_stream_name((fg_stream_t)a), fg_stream_name((fg_stream_t)b), pl->topic[a]);
+                goto fail;
+            }
+
+    fg_validate_opts_default(&pl->vopts);
+    pl->vopts.min_event_time_ms = fg_config_int(cf, "validation.min_event_time_ms");
+    pl->vopts.max_future_ms = fg_config_int(cf, "validation.max_future_ms");
+    pl->vopts.max_items = (uint32_t)fg_config_int(cf, "validation.max_items");
+    pl->vopts.max_trace_codes = (uint32_t)fg_config_int(cf, "validation.max_trace_codes");
+
+    if (load_hmac_key(cf, errstr, errstr_size) != FG_OK) goto fail;
+    if (!(pl->codec = fg_codec_create(errstr, errstr_size))) goto fail;
+    fg_ids_t ids = {pl->codec, errstr, errstr_size, 0};
+    fg_config_map_foreach(cf, "schemas.avro_ids", register_id, &ids);
+    if (ids.failed) goto fail;
+    pl->arena = fg_arena_create(1 << 20);
+
+    fg_state_opts_t so = {.host = fg_config_str(cf, "redis.host"),
+                          .port = (int)fg_config_int(cf, "redis.port"),
+                          .username = fg_config_str(cf, "redis.username"),
+                          .password = fg_config_str(cf, "redis.password"),
+                          .db = (int)fg_config_int(cf, "redis.db"),
+                          .prefix = fg_config_str(cf, "redis.prefix"),
+                          .timeout_ms = (int)fg_config_int(cf, "redis.timeout_ms")};
+    if (!(pl->st = fg_state_create(&so, errstr, errstr_size))) goto fail;
+    if (!(pl->proc = fg_processor_create(cf, pl->st, errstr, errstr_size))) goto fail;
+
+    /* producer: idempotent, acks=all; alerts and dead letters must not be lost or reordered */
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    fg_kconf_t kc = {pc, errstr, errstr_size, 0, 0};
+    conf_force(pc, "client.id", "fundguard", NULL, 0);
+    conf_force(pc, "linger.ms", "5", NULL, 0);
+    fg_config_kafka_foreach(cf, "producer", kconf_set, &kc);
+    if (kc.failed || conf_force(pc, "enable.idempotence", "true", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(pc);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    rd_kafka_conf_set_error_cb(pc, on_error);
+    rd_kafka_conf_set_opaque(pc, pl);
+    char e[512];
+    if (!(pl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof(e)))) {
+        fg_err(errstr, errstr_size, FG_ERR, "kafka producer: %s", e);
+        goto fail;
+    }
+
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    kc = (fg_kconf_t){cc, errstr, errstr_size, 0, 0};
+    conf_force(cc, "client.id", "fundguard", NULL, 0);
+    conf_force(cc, "group.id", "fundguard", NULL, 0);
+    conf_force(cc, "fetch.wait.max.ms", "100", NULL, 0);
+    /* librdkafka 2.0 backs off ~1 s when the prefetch queue reaches queued.min.messages */
+    conf_force(cc, "queued.min.messages", "200000", NULL, 0);
+    conf_force(cc, "queued.max.messages.kbytes", "32768", NULL, 0);
+    fg_config_kafka_foreach(cf, "consumer", kconf_set, &kc);
+    if (kc.failed) {
+        rd_kafka_conf_destroy(cc);
+        goto fail;
+    }
+    if (kc.saw_reset)
+        FG_WARN("kafka auto.offset.reset / enable.auto.commit / enable.auto.offset.store are ignored: fundguard "
+                "commits after processing and never skips data (see README)");
+    if (conf_force(cc, "enable.auto.commit", "false", errstr, errstr_size) ||
+        conf_force(cc, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        conf_force(cc, "auto.offset.reset", "error", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(cc);
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    rd_kafka_conf_set_error_cb(cc, on_error);
+    rd_kafka_conf_set_opaque(cc, pl);
+    if (!(pl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof(e)))) {
+        fg_err(errstr, errstr_size, FG_ERR, "kafka consumer: %s", e);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(pl->consumer);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(FG_STREAM_COUNT);
+    for (int s = 0; s < FG_STREAM_COUNT; s++)
+        rd_kafka_topic_partition_list_add(subs, pl->topic[s], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(pl->consumer, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        fg_err(errstr, errstr_size, FG_ERR, "kafka subscribe: %s", rd_kafka_err2str(err));
+        goto fail;
+    }
+    pl->cap = (size_t)pl->batch_max;
+    pl->batch = malloc(pl->cap * sizeof(*pl->batch));
+    if (!pl->batch) abort();
+    return pl;
+fail:
+    fg_pipeline_destroy(pl);
+    return NULL;
+}
+
+void fg_pipeline_destroy(fg_pipeline_t *pl) {
+    if (!pl) return;
+    if (pl->consumer) rd_kafka_destroy(pl->consumer);
+    if (pl->producer) {
+        rd_kafka_flush(pl->producer, 5000);
+        rd_kafka_destroy(pl->producer);
+    }
+    drop_batch(pl);
+    fg_processor_destroy(pl->proc);
+    fg_state_destroy(pl->st);
+    fg_codec_destroy(pl->codec);
+    fg_arena_destroy(pl->arena);
+    free(pl->batch);
+    free(pl->evs);
+    free(pl->out);
+    free(pl);
+}
+
+static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_before) {
+    fg_state_stats_t ss;
+    fg_processor_stats_t ps;
+    fg_state_stats(pl->st, &ss);
+    fg_processor_stats(pl->proc, &ps);
+    uint64_t total = pl->consumed[0] + pl->consumed[1] + pl->consumed[2];
+    double secs = (double)(fg_mono_us() - since_us) / 1e6;
+    FG_INFO("stats: consumed claims=%llu inpatient=%llu invoicing=%llu (%.0f ev/s) dead_letter=%llu alerts=%llu "
+            "suppressed=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu",
+            (unsigned long long)pl->consumed[0], (unsigned long long)pl->consumed[1],
+            (unsigned long long)pl->consumed[2], secs > 0 ? (double)(total - consumed_before) / secs : 0.0,
+            (unsigned long long)pl->dead_lettered, (unsigned long long)pl->alerts_published,
+            (unsigned long long)ps.alerts_suppressed, (unsigned long long)ss.round_trips,
+            (unsigned long long)ss.commands, (unsigned long long)pl->commits);
+}
+
+int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, int64_t idle_exit_ms) {
+    pl->stop = stop;
+    int64_t last_msg_us = 0, stats_us = fg_mono_us(), start_us = fg_mono_us();
+    uint64_t consumed_at_stats = 0;
+    FG_INFO("fundguard running: topics %s, %s, %s -> %s (dead letters: %s); %zu detector(s); ruleset %s",
+            pl->topic[0], pl->topic[1], pl->topic[2], pl->alerts_topic, pl->dlq_topic,
+            fg_processor_detector_count(pl->proc), fg_processor_ruleset_version(pl->proc));
+
+    while (!stopping(pl)) {
+        /* collect a batch: block for the first message, then fill for at most batch_wait_ms */
+        int64_t deadline_us = 0;
+        while (pl->n < (size_t)pl->batch_max && !stopping(pl)) {
+            int timeout = 100;
+            if (pl->n) {
+                int64_t left = (deadline_us - fg_mono_us()) / 1000;
+                if (left <= 0) break;
+                timeout = (int)(left < 100 ? left : 100);
+            }
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(pl->consumer, timeout);
+            if (!m) {
+                if (!pl->n) break; /* idle: fall out to housekeeping */
+                continue;
+            }
+            if (m->err) {
+                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+                    report_lost_range(pl, m);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    FG_WARN("consume: %s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            if (!pl->n) deadline_us = fg_mono_us() + pl->batch_wait_ms * 1000;
+            pl->batch[pl->n++] = m;
+        }
+        if (pl->exit_code) break;
+        if (pl->n) {
+            last_msg_us = fg_mono_us();
+            process_batch(pl, 0);
+        } else if (idle_exit_ms > 0) {
+            /* idle counts from the last message or the last assignment, whichever is later */
+            int64_t since = last_msg_us > pl->assigned_us ? last_msg_us : pl->assigned_us;
+            if (since && fg_mono_us() - since >= idle_exit_ms * 1000) {
+                FG_INFO("input idle for %lld ms: stopping", (long long)idle_exit_ms);
+                break;
+            }
+            if (!since && fg_mono_us() - start_us >= (idle_exit_ms + 60000) * 1000) {
+                FG_ERROR("no partitions assigned within %lld ms: is the broker reachable and do the topics exist?",
+                         (long long)(idle_exit_ms + 60000));
+                pl->exit_code = FG_EXIT_KAFKA;
+                break;
+            }
+        }
+        if (pl->stats_interval_ms && fg_mono_us() - stats_us >= pl->stats_interval_ms * 1000) {
+            log_stats(pl, stats_us, consumed_at_stats);
+            stats_us = fg_mono_us();
+            consumed_at_stats = pl->consumed[0] + pl->consumed[1] + pl->consumed[2];
+        }
+    }
+
+    /* clean shutdown: finish what we hold, write alert markers, leave the group */
+    if (!pl->exit_code) process_batch(pl, 1);
+    char err[256];
+    if (fg_processor_sync(pl->proc, err, sizeof(err)) != FG_OK)
+        FG_WARN("could not record published alerts at shutdown (%s): they may be published once more", err);
+    rd_kafka_consumer_close(pl->consumer);
+    log_stats(pl, stats_us, consumed_at_stats);
+    return pl->exit_code;
+}

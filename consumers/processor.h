@@ -1,0 +1,59 @@
+/*
+ * processor.h - one poll batch through the detectors, with no Kafka in sight.
+ *
+ * The pipeline hands it the batch's decoded events; it asks every enabled
+ * detector which state keys they need, fetches them in one Redis exchange,
+ * runs the detectors in event order, and writes state plus alert
+ * de-duplication reads in a second exchange. It returns the alerts that are
+ * new or changed since they were last published. Tests and benchmarks drive
+ * it directly (the "capture sink"); the pipeline publishes its output to Kafka.
+ */
+#ifndef FG_PROCESSOR_H
+#define FG_PROCESSOR_H
+
+#include "alerts/alert.h"
+#include "core/config.h"
+#include "schemas/event.h"
+#include "state/state.h"
+
+typedef struct fg_processor fg_processor_t;
+
+typedef struct fg_processor_stats {
+    uint64_t batches, events;
+    uint64_t alerts_emitted;    /**< returned for publishing */
+    uint64_t alerts_suppressed; /**< already published with the same content */
+} fg_processor_stats_t;
+
+/**
+ * @brief Initialises every enabled detector from cf.
+ * @param st the state store (borrowed; must outlive the processor).
+ * @returns the processor, or NULL with errstr set.
+ */
+fg_processor_t *fg_processor_create(const fg_config_t *cf, fg_state_t *st, char *errstr, size_t errstr_size);
+void fg_processor_destroy(fg_processor_t *p); /* accepts NULL */
+
+/**
+ * @brief Runs the batch.
+ * @param now_ms wall clock for alerts' detection_time only.
+ * @param out on FG_OK, the alerts to publish (borrowed until the next run).
+ * @returns FG_OK; or FG_AGAIN when Redis is unavailable: nothing was applied,
+ *          run the same events again later.
+ */
+int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t now_ms, const fg_alerts_t **out,
+                     char *errstr, size_t errstr_size);
+
+/**
+ * @brief Records that the alerts returned by the last run were acknowledged by
+ * Kafka: their markers are written with the next run's flush (or fg_processor_sync),
+ * so the same content is not published again.
+ */
+void fg_processor_published(fg_processor_t *p);
+/** @brief Writes pending markers now (shutdown). @returns FG_OK or FG_AGAIN. */
+int fg_processor_sync(fg_processor_t *p, char *errstr, size_t errstr_size);
+
+const char *fg_processor_ruleset_version(const fg_processor_t *p);
+void fg_processor_stats(const fg_processor_t *p, fg_processor_stats_t *out);
+/** @returns how many detectors are enabled. */
+size_t fg_processor_detector_count(const fg_processor_t *p);
+
+#endif

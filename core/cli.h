@@ -1,0 +1,12 @@
+/* cli.h - subcommands implemented in the library (so tests can call them too). */
+#ifndef FG_CLI_H
+#define FG_CLI_H
+
+#define FG_VERSION "0.1.0"
+
+/** @brief `fundguard run`: argv[0] is "run". @returns the process exit code. */
+int fg_cli_run(int argc, char **argv);
+/** @brief `fundguard config-doc`: prints docs/CONFIGURATION.md. */
+int fg_cli_config_doc(int argc, char **argv);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * main.c - the fundguard binary: one executable, subcommands.
+ *   run       consume the three streams, run the detectors, publish alerts
+ *   broker    the embedded Kafka-protocol broker for development, tests and demos
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "core/cli.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: fundguard <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run          consume claims/inpatient/invoicing, detect, publish alerts\n"
+            "  broker       start the embedded Kafka-protocol broker (development, tests, demo)\n"
+            "  config-doc   print the reference of every configuration key (markdown)\n"
+            "  version      print the version\n"
+            "\n"
+            "`fundguard <command> --help` describes each command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "broker")) return fg_broker_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return fg_cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config-doc")) return fg_cli_config_doc(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("fundguard %s\n", FG_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "fundguard: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,107 @@
+/*
+ * settings.c - the core configuration keys (topics, pipeline, Redis, schemas,
+ * validation, alerts, security, embedded broker). Detectors declare their own
+ * under detectors.<name>. (detectors/registry.c). docs/CONFIGURATION.md is
+ * generated from these tables: `fundguard config-doc`.
+ */
+#include "settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "detectors/detector.h"
+
+static const fg_conf_decl_t g_core[] = {
+    {"log.level", FG_CONF_STRING, "info", 0, 0, 0, "debug, info, warn or error."},
+    {"log.json", FG_CONF_BOOL, "false", 0, 0, 0, "Log JSON lines instead of plain text."},
+
+    {"topics.claims", FG_CONF_STRING, "claims", 0, 0, 0, "Input topic: settlements with line items (结算)."},
+    {"topics.inpatient", FG_CONF_STRING, "inpatient", 0, 0, 0,
+     "Input topic: inpatient monitoring (住院行为监控)."},
+    {"topics.invoicing", FG_CONF_STRING, "invoicing", 0, 0, 0,
+     "Input topic: purchase-sale-inventory (进销存)."},
+    {"topics.alerts", FG_CONF_STRING, "alerts", 0, 0, 0, "Output topic for alerts, keyed by institution."},
+    {"topics.dead_letter", FG_CONF_STRING, "fundguard-dead-letter", 0, 0, 0,
+     "Undecodable or invalid events go here with their original bytes and the reason in headers."},
+
+    {"pipeline.batch_max", FG_CONF_INT, "2000", 1, 100000, 0,
+     "Most events per poll batch. A batch costs two Redis round trips and one offset commit."},
+    {"pipeline.batch_wait_ms", FG_CONF_INT, "20", 0, 10000, 0,
+     "Longest wait to fill a batch once the first event of it has arrived."},
+    {"pipeline.backoff_max_ms", FG_CONF_INT, "5000", 10, 600000, 0,
+     "Upper bound of the exponential back-off while Redis or Kafka is unavailable."},
+    {"pipeline.delivery_timeout_ms", FG_CONF_INT, "30000", 100, 3600000, 0,
+     "How long to wait for Kafka to acknowledge a batch's alerts and dead letters before retrying them."},
+    {"pipeline.stats_interval_ms", FG_CONF_INT, "10000", 0, 3600000, 0,
+     "Log a throughput/state line this often (0: never)."},
+
+    {"redis.host", FG_CONF_STRING, "127.0.0.1", 0, 0, 0, "Redis host."},
+    {"redis.port", FG_CONF_INT, "6379", 1, 65535, 0, "Redis port."},
+    {"redis.username", FG_CONF_STRING, NULL, 0, 0, 0, "ACL user (unset: the default user)."},
+    {"redis.password", FG_CONF_STRING, NULL, 0, 0, FG_CONF_SECRET,
+     "Password; use \"${ENV_VAR}\" rather than writing it in the file."},
+    {"redis.db", FG_CONF_INT, "0", 0, 15, 0, "Database number."},
+    {"redis.prefix", FG_CONF_STRING, "fg", 0, 0, 0,
+     "Prefix of every key fundguard writes (separate prefixes keep audit replays apart)."},
+    {"redis.timeout_ms", FG_CONF_INT, "2000", 10, 60000, 0, "Connect and command timeout."},
+
+    {"schemas.avro_ids", FG_CONF_MAP, NULL, 0, 0, 0,
+     "Confluent schema id -> writer schema file (.avsc), for Avro messages, e.g. "
+     "{\"1\": \"schemas/claims.avsc\"}. JSON messages need none."},
+
+    {"validation.min_event_time_ms", FG_CONF_INT, "946684800000", 0, 4102444800000.0, 0,
+     "Events older than this (ms since epoch; default 2000-01-01) are rejected as invalid."},
+    {"validation.max_future_ms", FG_CONF_INT, "86400000", 0, 31536000000.0, 0,
+     "Events more than this far ahead of the wall clock are rejected as invalid."},
+    {"validation.max_items", FG_CONF_INT, "10000", 1, 1000000, 0, "Most line items per event."},
+    {"validation.max_trace_codes", FG_CONF_INT, "10000", 1, 1000000, 0, "Most trace codes per item."},
+
+    {"events.allowed_lateness_days", FG_CONF_INT, "7", 0, 365, 0,
+     "How late (event time) an event may arrive and still find its window's state."},
+
+    {"alerts.dedup_ttl_days", FG_CONF_INT, "30", 1, 3650, 0,
+     "How long the marker that an alert id was published with some content is kept."},
+    {"alerts.ruleset_version", FG_CONF_STRING, NULL, 0, 0, 0,
+     "Rule-set version stamped on alerts; unset: a digest of every rule's settings."},
+
+    {"security.hmac_key_file", FG_CONF_STRING, NULL, 0, 0, FG_CONF_SECRET,
+     "File holding the key that pseudonymises patient and card ids in Redis keys and logs."},
+    {"security.hmac_key_env", FG_CONF_STRING, "FUNDGUARD_HMAC_KEY", 0, 0, 0,
+     "Environment variable holding that key, used when no file is set."},
+
+    {"broker.partitions", FG_CONF_INT, "8", 1, 1024, 0,
+     "`fundguard broker` only: partitions of each topic it creates."},
+};
+
+void fg_settings_declare(fg_config_t *cf) {
+    fg_config_declare(cf, "", g_core, FG_ARRAY_SIZE(g_core), "Core");
+    fg_detectors_declare(cf);
+}
+
+fg_config_t *fg_settings_load(const char *path, char **overrides, int n_overrides, char *errstr,
+                              size_t errstr_size) {
+    fg_config_t *cf = fg_config_create();
+    fg_settings_declare(cf);
+    if (path && fg_config_load_file(cf, path, errstr, errstr_size) != 0) goto fail;
+    for (int i = 0; i < n_overrides; i++) {
+        char kv[1024];
+        snprintf(kv, sizeof(kv), "%s", overrides[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(errstr, errstr_size, "--set %s: expected key=value", overrides[i]);
+            goto fail;
+        }
+        *eq = '\0';
+        if (fg_config_set(cf, kv, eq + 1, errstr, errstr_size) != 0) goto fail;
+    }
+    if (fg_log_level_parse(fg_config_str(cf, "log.level")) < 0) {
+        snprintf(errstr, errstr_size, "log.level: expected debug, info, warn or error, got \"%s\"",
+                 fg_config_str(cf, "log.level"));
+        goto fail;
+    }
+    return cf;
+fail:
+    fg_config_destroy(cf);
+    return NULL;
+}
