@@ -525,20 +525,17 @@ Test(state, create_against_closed_port_fails_with_connection_refused) {
     cr_assert_str_eq(err, want);
 }
 
-Test(state, auth_failure_gives_clear_error_quickly_without_the_password) {
+Test(state, auth_failure_is_refused_with_a_clear_error_without_the_password) {
     char err[256] = "";
     fg_state_opts_t o = {.host = "127.0.0.1",
                          .port = fg_test_redis_port(),
                          .username = "fg_nosuchuser",
                          .password = "Sekr3t-pw-xyz",
                          .timeout_ms = 5000};
-    int64_t t0 = fg_mono_us();
     cr_assert_null(fg_state_create(&o, err, sizeof(err)));
-    int64_t took_ms = (fg_mono_us() - t0) / 1000;
+    /* WRONGPASS is Redis refusing at once; a timeout would say "timed out" instead */
     cr_assert_not_null(strstr(err, "redis AUTH as user 'fg_nosuchuser' failed: WRONGPASS"), "%s", err);
     cr_assert_null(strstr(err, "Sekr3t"), "password leaked: %s", err);
-    /* a refusal, not a timeout: far below timeout_ms */
-    cr_assert_lt(took_ms, 4000, "took %lld ms", (long long)took_ms);
 
     o.username = NULL;
     cr_assert_null(fg_state_create(&o, err, sizeof(err)));
