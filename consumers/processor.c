@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/pseudo.h"
 #include "detectors/detector.h"
+#include "reference/kb.h"
 
 typedef struct {
     const fg_detector_t *det;
@@ -22,6 +23,8 @@ typedef struct {
 
 struct fg_processor {
     fg_state_t *st;
+    const fg_kb_t *kb;
+    fg_kb_t *empty_kb;
     fg_active_t active[64];
     size_t n_active;
     char ruleset_version[32];
@@ -92,6 +95,8 @@ fg_processor_t *fg_processor_create(const fg_config_t *cf, fg_state_t *st, char 
     fg_processor_t *p = calloc(1, sizeof(*p));
     if (!p) return NULL;
     p->st = st;
+    p->empty_kb = fg_kb_empty();
+    p->kb = p->empty_kb;
     fg_alerts_init(&p->alerts);
     fg_alerts_init(&p->out);
     p->lateness_ms = fg_config_int(cf, "events.allowed_lateness_days") * FG_MS_PER_DAY;
@@ -135,8 +140,11 @@ void fg_processor_destroy(fg_processor_t *p) {
     free(p->pending);
     free(p->out_markers);
     free(p->pseudo);
+    fg_kb_destroy(p->empty_kb);
     free(p);
 }
+
+void fg_processor_set_kb(fg_processor_t *p, const fg_kb_t *kb) { p->kb = kb ? kb : p->empty_kb; }
 
 static void marker_key(fg_processor_t *p, const char *alert_id, char *buf, size_t size) {
     fg_state_key(p->st, buf, size, "al", 'a', alert_id);
@@ -160,7 +168,8 @@ int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t
                     .alerts = &p->alerts,
                     .ruleset_version = p->ruleset_version,
                     .detection_time_ms = now_ms,
-                    .allowed_lateness_ms = p->lateness_ms};
+                    .allowed_lateness_ms = p->lateness_ms,
+                    .kb = p->kb};
 
     for (size_t i = 0; i < n; i++) {
         const fg_event_t *ev = &evs[i];
@@ -176,13 +185,16 @@ int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t
     if (rc != FG_OK) return rc;
 
     fg_alerts_clear(&p->alerts);
+    uint64_t late = 0;
     for (size_t i = 0; i < n; i++) {
         const fg_event_t *ev = &evs[i];
         dc.patient_pseudo = ev->patient_id ? p->pseudo[i][0] : NULL;
         dc.card_pseudo = ev->card_id ? p->pseudo[i][1] : NULL;
+        dc.late = 0;
         for (size_t d = 0; d < p->n_active; d++)
             if (p->active[d].det->streams & FG_STREAM_BIT(ev->stream))
                 p->active[d].det->on_event(p->active[d].priv, ev, &dc);
+        late += (uint64_t)(dc.late != 0);
     }
 
     /* de-duplication: publish a finding only if its content differs from what was last acknowledged */
@@ -213,6 +225,7 @@ int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t
     }
     p->stats.batches++;
     p->stats.events += n;
+    p->stats.late_events += late;
     p->stats.alerts_emitted += p->out.n;
     *out = &p->out;
     return FG_OK;

@@ -14,6 +14,7 @@
 #include "alerts/alert.h"
 #include "core/config.h"
 #include "schemas/event.h"
+#include "reference/kb.h"
 #include "state/state.h"
 
 typedef struct fg_processor fg_processor_t;
@@ -22,6 +23,7 @@ typedef struct fg_processor_stats {
     uint64_t batches, events;
     uint64_t alerts_emitted;    /**< returned for publishing */
     uint64_t alerts_suppressed; /**< already published with the same content */
+    uint64_t late_events;       /**< events some detector judged later than the allowed lateness */
 } fg_processor_stats_t;
 
 /**
@@ -50,6 +52,12 @@ int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t
 void fg_processor_published(fg_processor_t *p);
 /** @brief Writes pending markers now (shutdown). @returns FG_OK or FG_AGAIN. */
 int fg_processor_sync(fg_processor_t *p, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Reference data for the following runs (borrowed: keep it alive until
+ * replaced; NULL means an empty knowledge base).
+ */
+void fg_processor_set_kb(fg_processor_t *p, const fg_kb_t *kb);
 
 const char *fg_processor_ruleset_version(const fg_processor_t *p);
 void fg_processor_stats(const fg_processor_t *p, fg_processor_stats_t *out);

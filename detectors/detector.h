@@ -15,6 +15,7 @@
 #include "alerts/alert.h"
 #include "core/config.h"
 #include "core/pseudo.h"
+#include "reference/kb.h"
 #include "schemas/event.h"
 #include "state/state.h"
 
@@ -27,6 +28,8 @@ typedef struct fg_dctx {
     const char *ruleset_version;
     int64_t detection_time_ms;   /**< wall clock of the batch, for the alert only */
     int64_t allowed_lateness_ms; /**< events.allowed_lateness_days */
+    const fg_kb_t *kb;           /**< reference data; never NULL (empty when none is configured) */
+    int late;                    /**< a detector sets it when it judged this event late (metrics) */
 } fg_dctx_t;
 
 typedef struct fg_detector {
@@ -66,5 +69,18 @@ fg_alert_t *fg_dctx_alert(fg_dctx_t *dc, const fg_detector_t *det, const char *p
 
 /** @brief "<prefix>:<kind>:{p:<pseudonym>}" for the event's patient. @returns length or -1. */
 int fg_dctx_patient_key(const fg_dctx_t *dc, char *buf, size_t size, const char *kind);
+/** @brief "<prefix>:<kind>:{i:<institution id>}". @returns length or -1. */
+int fg_dctx_inst_key(const fg_dctx_t *dc, char *buf, size_t size, const char *kind, const char *institution_id);
+
+/**
+ * @brief Event-time watermark of one state key (hash field "~max"): advances it
+ * to t_ms if newer and reports whether t_ms is later than allowed lateness
+ * behind it. Late events are still processed; detectors count them in their
+ * alert (late_events) and this sets dc->late for the metrics.
+ * @param maxt receives the watermark after the update.
+ * @returns 1 if late, 0 otherwise.
+ */
+int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *maxt);
+#define FG_WATERMARK_FIELD "~max"
 
 #endif

@@ -23,7 +23,6 @@
 
 #define RA_MAX_STAYS 256 /* hostile input bound: a patient with more live stays keeps the newest */
 #define RA_SEP '\x1f'
-#define RA_MAX_FIELD "~max"
 
 typedef struct {
     int64_t readmit_ms, burst_ms, keep_ms;
@@ -101,7 +100,7 @@ static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
 
 static int load_stay(const char *field, const char *val, size_t len, void *ud) {
     ra_stays_t *s = ud;
-    if (!strcmp(field, RA_MAX_FIELD) || s->n >= RA_MAX_STAYS + 1) return 0;
+    if (!strcmp(field, FG_WATERMARK_FIELD) || s->n >= RA_MAX_STAYS + 1) return 0;
     char parts[6][FG_ALERT_STR];
     if (split(val, len, parts, 6) != 6) return 0; /* foreign or corrupt value: ignore, it expires */
     ra_stay_t *st = &s->v[s->n++];
@@ -258,13 +257,8 @@ static void ra_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     ra_stay_t cur = *x; /* prune may move x */
 
     /* event-time horizon: the newest event seen for the patient, minus what a window and lateness need */
-    int64_t maxt = fg_state_hget_int(dc->st, key, RA_MAX_FIELD);
-    if (ev->event_time_ms > maxt) {
-        char v[24];
-        int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
-        fg_state_hset(dc->st, key, RA_MAX_FIELD, v, (size_t)n);
-        maxt = ev->event_time_ms;
-    }
+    int64_t maxt = 0;
+    fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
     prune(dc->st, key, &s, maxt - c->keep_ms - dc->allowed_lateness_ms);
     fg_state_expire(dc->st, key, c->keep_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);
 

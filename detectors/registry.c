@@ -55,3 +55,22 @@ int fg_dctx_patient_key(const fg_dctx_t *dc, char *buf, size_t size, const char 
     if (!dc->patient_pseudo) return -1;
     return fg_state_key(dc->st, buf, size, kind, 'p', dc->patient_pseudo);
 }
+
+int fg_dctx_inst_key(const fg_dctx_t *dc, char *buf, size_t size, const char *kind, const char *institution_id) {
+    if (!institution_id) return -1;
+    return fg_state_key(dc->st, buf, size, kind, 'i', institution_id);
+}
+
+int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *maxt) {
+    int64_t m = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD);
+    if (t_ms > m) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%lld", (long long)t_ms);
+        fg_state_hset(dc->st, key, FG_WATERMARK_FIELD, v, (size_t)n);
+        m = t_ms;
+    }
+    if (maxt) *maxt = m;
+    int late = t_ms < m - dc->allowed_lateness_ms;
+    if (late) dc->late = 1;
+    return late;
+}

@@ -8,7 +8,8 @@
 #include "core/settings.h"
 #include "harness.h"
 
-static fg_alert_t g_last[256]; /* last published version per id (index as in s->ids) */
+static fg_alert_t g_last[256];
+static fg_arena_t *g_arena; /* items of built events, until fg_scn_fini */ /* last published version per id (index as in s->ids) */
 
 void fg_scn_init(fg_scn_t *s, const char **overrides, int n) {
     memset(s, 0, sizeof(*s));
@@ -33,7 +34,11 @@ void fg_scn_init(fg_scn_t *s, const char **overrides, int n) {
     cr_assert(s->proc, "processor: %s", err);
 }
 
+void fg_scn_set_kb(fg_scn_t *s, const fg_kb_t *kb) { fg_processor_set_kb(s->proc, kb); }
+
 void fg_scn_fini(fg_scn_t *s) {
+    fg_arena_destroy(g_arena);
+    g_arena = NULL;
     fg_processor_destroy(s->proc);
     fg_state_destroy(s->st);
     fg_config_destroy(s->cf);
@@ -81,6 +86,74 @@ fg_event_t fg_ev_inpatient(const char *event_id, fg_ip_type_t type, const char *
     ev.u.inpatient.type = type;
     ev.u.inpatient.admission_id = admission;
     ev.u.inpatient.present = FG_PRESENT_ABSENT;
+    ev.src_partition = -1;
+    ev.src_offset = -1;
+    return ev;
+}
+
+static fg_item_t *copy_items(const fg_titem_t *t, uint32_t n, int64_t *total) {
+    if (!g_arena) g_arena = fg_arena_create(1 << 16);
+    fg_item_t *v = fg_arena_alloc(g_arena, (n ? n : 1) * sizeof(fg_item_t));
+    *total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        v[i].code = t[i].code;
+        v[i].kind = t[i].kind;
+        v[i].quantity = t[i].qty;
+        v[i].unit_price_fen = t[i].unit_price_fen;
+        v[i].amount_fen = (int64_t)(t[i].qty * (double)t[i].unit_price_fen + 0.5);
+        v[i].days_supply = t[i].days_supply;
+        if (t[i].trace) {
+            const char **tc = fg_arena_alloc(g_arena, sizeof(char *));
+            tc[0] = t[i].trace;
+            v[i].trace_codes = tc;
+            v[i].n_trace_codes = 1;
+        }
+        *total += v[i].amount_fen;
+    }
+    return v;
+}
+
+fg_event_t fg_ev_claim(const char *claim_id, const char *patient, const char *inst, fg_inst_type_t inst_type,
+                       fg_visit_t visit, double day, const fg_titem_t *items, uint32_t n_items) {
+    fg_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.stream = FG_STREAM_CLAIMS;
+    ev.event_id = claim_id;
+    ev.event_time_ms = FG_T0 + (int64_t)(day * 86400000.0);
+    ev.region = "140100";
+    ev.institution_id = inst;
+    ev.institution_type = inst_type;
+    ev.patient_id = patient;
+    if (!g_arena) g_arena = fg_arena_create(1 << 16);
+    char card[64];
+    snprintf(card, sizeof(card), "C-%s", patient);
+    ev.card_id = fg_arena_strndup(g_arena, card, strlen(card));
+    fg_claim_t *c = &ev.u.claim;
+    c->birth_date_days = FG_DATE_ABSENT;
+    c->visit_type = visit;
+    c->items = copy_items(items, n_items, &c->total_fen);
+    c->n_items = n_items;
+    c->fund_paid_fen = c->total_fen * 7 / 10;
+    c->self_paid_fen = c->total_fen - c->fund_paid_fen;
+    ev.src_partition = -1;
+    ev.src_offset = -1;
+    return ev;
+}
+
+fg_event_t fg_ev_invoicing(const char *event_id, const char *inst, fg_inv_type_t type, double day,
+                           const fg_titem_t *items, uint32_t n_items) {
+    fg_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.stream = FG_STREAM_INVOICING;
+    ev.event_id = event_id;
+    ev.event_time_ms = FG_T0 + (int64_t)(day * 86400000.0);
+    ev.region = "140100";
+    ev.institution_id = inst;
+    ev.institution_type = FG_INST_PHARMACY;
+    int64_t total;
+    ev.u.invoicing.type = type;
+    ev.u.invoicing.items = copy_items(items, n_items, &total);
+    ev.u.invoicing.n_items = n_items;
     ev.src_partition = -1;
     ev.src_offset = -1;
     return ev;

@@ -34,7 +34,32 @@ void fg_scn_run_each(fg_scn_t *s, const fg_event_t *evs, size_t n);
 /** @returns the last published version of alert id, or NULL. */
 const fg_alert_t *fg_scn_alert(fg_scn_t *s, const char *id);
 
-/** @brief An inpatient event at FG_T0 + day days (+ hour hours). Strings borrowed. */
+/** @brief Uses kb (borrowed; NULL: empty) for the following runs. */
+void fg_scn_set_kb(fg_scn_t *s, const fg_kb_t *kb);
+
+/** A line item for fg_ev_claim / fg_ev_invoicing. trace: one trace code or NULL. */
+typedef struct fg_titem {
+    const char *code;
+    fg_item_kind_t kind;
+    double qty;
+    int64_t unit_price_fen;
+    int32_t days_supply; /* FG_DAYS_ABSENT if none */
+    const char *trace;
+} fg_titem_t;
+
+/**
+ * @brief A claim at FG_T0 + day days: amounts are qty x unit price, total their
+ * sum, fund_paid 70 % of it. region "140100", card "C-<patient>", gender and birth
+ * date unknown: set ev.u.claim fields afterwards to change them. Items are copied
+ * into storage that lives until fg_scn_fini; strings are borrowed.
+ */
+fg_event_t fg_ev_claim(const char *claim_id, const char *patient, const char *inst, fg_inst_type_t inst_type,
+                       fg_visit_t visit, double day, const fg_titem_t *items, uint32_t n_items);
+/** @brief An invoicing record of an institution (same conventions). */
+fg_event_t fg_ev_invoicing(const char *event_id, const char *inst, fg_inv_type_t type, double day,
+                           const fg_titem_t *items, uint32_t n_items);
+
+/** @brief An inpatient event at FG_T0 + day days. Strings borrowed. */
 fg_event_t fg_ev_inpatient(const char *event_id, fg_ip_type_t type, const char *patient, const char *inst,
                            const char *admission, double day);
 
