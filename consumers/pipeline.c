@@ -12,24 +12,40 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts/risk.h"
+#include "consumers/control.h"
 #include "consumers/processor.h"
+#include "reference/kb.h"
 #include "core/log.h"
 #include "core/pseudo.h"
 #include "schemas/codec.h"
 #include "state/state.h"
 
 /* one message to produce and see acknowledged before the batch commits */
+enum { FG_OUT_ALERT = 0, FG_OUT_DLQ, FG_OUT_RISK };
 typedef struct {
-    int dlq;                 /* 0: alert, 1: dead letter */
+    int kind;                /* FG_OUT_* */
     size_t src;              /* dead letter: index of the source message in the batch */
-    char *payload;           /* alert: owned JSON */
-    const char *key;         /* alert: institution id (borrowed from the processor's output) */
+    char *payload;           /* alert, risk: owned JSON */
+    const char *key;         /* alert, risk: institution id (borrowed until the batch ends) */
     char reason[256];        /* dead letter */
     int state;               /* 0 in flight, 1 acknowledged, -1 failed */
 } fg_out_t;
 
+typedef struct {
+    fg_ctl_op_t op;
+    int list;
+    char id[256];
+} fg_ctl_list_op_t;
+
 struct fg_pipeline {
-    const fg_config_t *cf;
+    fg_config_t *cf;
+    fg_kb_t *kb;               /* current reference data (owned) */
+    fg_control_t *control;
+    fg_ctl_list_op_t *ctl_ops; /* blacklist changes from the control topic, re-applied after a file reload */
+    size_t n_ctl_ops, cap_ctl_ops;
+    fg_risk_t *risk;
+    fg_risk_records_t risk_out;
     rd_kafka_t *consumer, *producer;
     fg_codec_t *codec;
     fg_state_t *st;
@@ -37,7 +53,7 @@ struct fg_pipeline {
     fg_arena_t *arena;
     fg_validate_opts_t vopts;
     char topic[FG_STREAM_COUNT][256];
-    char alerts_topic[256], dlq_topic[256];
+    char alerts_topic[256], dlq_topic[256], risk_topic[256];
 
     rd_kafka_message_t **batch;
     size_t n, cap;
@@ -55,7 +71,7 @@ struct fg_pipeline {
     volatile sig_atomic_t *stop;
 
     /* counters (metrics and the stats line) */
-    uint64_t consumed[FG_STREAM_COUNT], dead_lettered, alerts_published, commits, redis_outages;
+    uint64_t consumed[FG_STREAM_COUNT], dead_lettered, alerts_published, commits, redis_outages, control_applied;
 };
 
 static int stopping(const fg_pipeline_t *pl) { return (pl->stop && *pl->stop) || pl->exit_code; }
@@ -170,12 +186,14 @@ static fg_out_t *out_add(fg_pipeline_t *pl) {
 static rd_kafka_resp_err_t produce_one(fg_pipeline_t *pl, size_t i) {
     fg_out_t *o = &pl->out[i];
     o->state = 0;
-    if (!o->dlq)
-        return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(pl->alerts_topic),
+    if (o->kind != FG_OUT_DLQ) {
+        const char *topic = o->kind == FG_OUT_RISK ? pl->risk_topic : pl->alerts_topic;
+        return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(topic),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_KEY(o->key, strlen(o->key)),
                                  RD_KAFKA_V_VALUE(o->payload, strlen(o->payload)),
                                  RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+    }
     rd_kafka_message_t *m = pl->batch[o->src];
     rd_kafka_headers_t *h = rd_kafka_headers_new(5);
     char part[16], off[24];
@@ -208,7 +226,9 @@ static int deliver_all(fg_pipeline_t *pl) {
             rd_kafka_resp_err_t err;
             while ((err = produce_one(pl, i)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(pl->producer, 50);
             if (err) {
-                FG_WARN("produce to %s failed: %s", pl->out[i].dlq ? pl->dlq_topic : pl->alerts_topic,
+                FG_WARN("produce to %s failed: %s",
+                        pl->out[i].kind == FG_OUT_DLQ ? pl->dlq_topic
+                        : pl->out[i].kind == FG_OUT_RISK ? pl->risk_topic : pl->alerts_topic,
                         rd_kafka_err2str(err));
                 pl->out[i].state = -1;
             }
@@ -276,7 +296,7 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
             continue;
         }
         fg_out_t *o = out_add(pl);
-        o->dlq = 1;
+        o->kind = FG_OUT_DLQ;
         o->src = i;
         snprintf(o->reason, sizeof(o->reason), "%s", reason);
         pl->dead_lettered++;
@@ -288,6 +308,11 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
     char err[512];
     for (;;) {
         int rc = fg_processor_run(pl->proc, pl->evs, nev, fg_now_ms(), &alerts, err, sizeof(err));
+        if (rc == FG_OK) {
+            /* a redo after FG_AGAIN returns the same alerts: their markers are written only once published */
+            fg_risk_records_clear(&pl->risk_out);
+            rc = fg_risk_update(pl->risk, alerts, &pl->risk_out, err, sizeof(err));
+        }
         if (rc == FG_OK) break;
         if (!outage_start) {
             outage_start = fg_mono_us();
@@ -314,6 +339,13 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         o->key = alerts->v[i].institution_id;
         FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s", alerts->v[i].id, alerts->v[i].rule_id,
                 alerts->v[i].pattern, alerts->v[i].institution_id, fg_severity_name(alerts->v[i].severity));
+    }
+    for (size_t i = 0; i < pl->risk_out.n; i++) {
+        fg_out_t *o = out_add(pl);
+        o->kind = FG_OUT_RISK;
+        o->payload = pl->risk_out.v[i].json;
+        pl->risk_out.v[i].json = NULL; /* the outbox owns it now */
+        o->key = pl->risk_out.v[i].institution_id;
     }
     if (deliver_all(pl) != FG_OK) {
         FG_WARN("stopping before Kafka acknowledged the batch's output: batch left uncommitted");
@@ -448,7 +480,92 @@ static void register_id(const char *k, const char *v, void *ud) {
         ids->failed = 1;
 }
 
-fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t errstr_size) {
+/* ---- reference data and run-time control ---- */
+
+static void ctl_remember(fg_pipeline_t *pl, const fg_control_msg_t *m) {
+    if (pl->n_ctl_ops == pl->cap_ctl_ops) {
+        size_t c = pl->cap_ctl_ops ? pl->cap_ctl_ops * 2 : 16;
+        fg_ctl_list_op_t *v = realloc(pl->ctl_ops, c * sizeof(*v));
+        if (!v) abort();
+        pl->ctl_ops = v;
+        pl->cap_ctl_ops = c;
+    }
+    fg_ctl_list_op_t *o = &pl->ctl_ops[pl->n_ctl_ops++];
+    o->op = m->op;
+    o->list = m->list;
+    snprintf(o->id, sizeof(o->id), "%s", m->id);
+}
+
+static void ctl_apply_list(fg_kb_t *kb, const fg_ctl_list_op_t *o) {
+    if (o->op == FG_CTL_BLACKLIST_ADD)
+        fg_kb_list_add(kb, (fg_kb_list_t)o->list, o->id);
+    else
+        fg_kb_list_remove(kb, (fg_kb_list_t)o->list, o->id);
+}
+
+static void swap_kb(fg_pipeline_t *pl, fg_kb_t *kb) {
+    fg_processor_set_kb(pl->proc, kb); /* between batches: nothing borrows the old one any more */
+    fg_kb_destroy(pl->kb);
+    pl->kb = kb;
+}
+
+/* Reads the reference files again; the control topic's blacklist changes are
+ * re-applied on top so a reload never undoes them. Keeps the old data on error. */
+static void reload_reference(fg_pipeline_t *pl, const char *why) {
+    char err[512];
+    fg_kb_t *kb = fg_kb_load(fg_config_str(pl->cf, "reference.catalogue"), fg_config_str(pl->cf, "reference.blacklists"),
+                             err, sizeof(err));
+    if (!kb) {
+        FG_ERROR("reference data reload (%s) failed, keeping the previous version: %s", why, err);
+        return;
+    }
+    for (size_t i = 0; i < pl->n_ctl_ops; i++) ctl_apply_list(kb, &pl->ctl_ops[i]);
+    swap_kb(pl, kb);
+    FG_INFO("reference data reloaded (%s): catalogue version %s, %zu items; ruleset %s", why, fg_kb_version(kb),
+            fg_kb_item_count(kb), fg_processor_ruleset_version(pl->proc));
+}
+
+static void apply_control(fg_pipeline_t *pl, const fg_control_msg_t *m) {
+    char err[512];
+    switch (m->op) {
+    case FG_CTL_SET:
+        if (fg_config_set(pl->cf, m->key, m->value, err, sizeof(err)) != 0 ||
+            fg_processor_reconfigure(pl->proc, pl->cf, err, sizeof(err)) != FG_OK) {
+            FG_ERROR("control @%lld: set %s=%s refused: %s", m->offset, m->key, m->value, err);
+            return;
+        }
+        break;
+    case FG_CTL_BLACKLIST_ADD:
+    case FG_CTL_BLACKLIST_REMOVE: {
+        ctl_remember(pl, m);
+        fg_kb_t *kb = fg_kb_clone(pl->kb);
+        ctl_apply_list(kb, &pl->ctl_ops[pl->n_ctl_ops - 1]);
+        swap_kb(pl, kb);
+        break;
+    }
+    case FG_CTL_RELOAD: reload_reference(pl, "control topic"); break;
+    }
+    if (m->version[0]) fg_processor_set_version(pl->proc, m->version);
+    pl->control_applied++;
+    static const char *const ops[] = {"set", "blacklist_add", "blacklist_remove", "reload"};
+    FG_INFO("control @%lld applied: %s %s%s%s; ruleset now %s", m->offset, ops[m->op],
+            m->op == FG_CTL_SET ? m->key : m->id, m->op == FG_CTL_SET ? "=" : "", m->op == FG_CTL_SET ? m->value : "",
+            fg_processor_ruleset_version(pl->proc));
+}
+
+/* Applies whatever the control topic and SIGHUP have pending, right before a batch. */
+static void apply_pending_changes(fg_pipeline_t *pl, volatile sig_atomic_t *reload) {
+    if (reload && *reload) {
+        *reload = 0;
+        reload_reference(pl, "SIGHUP");
+    }
+    fg_control_msg_t m;
+    int rc;
+    while ((rc = fg_control_poll(pl->control, &m)) != 0)
+        if (rc > 0) apply_control(pl, &m);
+}
+
+fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_size) {
     fg_pipeline_t *pl = calloc(1, sizeof(*pl));
     if (!pl) return NULL;
     pl->cf = cf;
@@ -462,6 +579,7 @@ fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t er
     snprintf(pl->topic[FG_STREAM_INVOICING], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.invoicing"));
     snprintf(pl->alerts_topic, sizeof(pl->alerts_topic), "%s", fg_config_str(cf, "topics.alerts"));
     snprintf(pl->dlq_topic, sizeof(pl->dlq_topic), "%s", fg_config_str(cf, "topics.dead_letter"));
+    snprintf(pl->risk_topic, sizeof(pl->risk_topic), "%s", fg_config_str(cf, "topics.risk"));
     for (int a = 0; a < FG_STREAM_COUNT; a++)
         for (int b = a + 1; b < FG_STREAM_COUNT; b++)
             if (!strcmp(pl->topic[a], pl->topic[b])) {
@@ -492,6 +610,11 @@ fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t er
                           .timeout_ms = (int)fg_config_int(cf, "redis.timeout_ms")};
     if (!(pl->st = fg_state_create(&so, errstr, errstr_size))) goto fail;
     if (!(pl->proc = fg_processor_create(cf, pl->st, errstr, errstr_size))) goto fail;
+    if (!(pl->kb = fg_kb_load(fg_config_str(cf, "reference.catalogue"), fg_config_str(cf, "reference.blacklists"),
+                              errstr, errstr_size)))
+        goto fail;
+    fg_processor_set_kb(pl->proc, pl->kb);
+    pl->risk = fg_risk_create(cf, pl->st);
 
     /* producer: idempotent, acks=all; alerts and dead letters must not be lost or reordered */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
@@ -551,6 +674,7 @@ fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t er
         fg_err(errstr, errstr_size, FG_ERR, "kafka subscribe: %s", rd_kafka_err2str(err));
         goto fail;
     }
+    if (!(pl->control = fg_control_create(cf, errstr, errstr_size))) goto fail;
     pl->cap = (size_t)pl->batch_max;
     pl->batch = malloc(pl->cap * sizeof(*pl->batch));
     if (!pl->batch) abort();
@@ -568,7 +692,12 @@ void fg_pipeline_destroy(fg_pipeline_t *pl) {
         rd_kafka_destroy(pl->producer);
     }
     drop_batch(pl);
+    fg_control_destroy(pl->control);
+    fg_risk_destroy(pl->risk);
+    fg_risk_records_free(&pl->risk_out);
     fg_processor_destroy(pl->proc);
+    fg_kb_destroy(pl->kb);
+    free(pl->ctl_ops);
     fg_state_destroy(pl->st);
     fg_codec_destroy(pl->codec);
     fg_arena_destroy(pl->arena);
@@ -594,7 +723,8 @@ static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_bef
             (unsigned long long)ss.commands, (unsigned long long)pl->commits);
 }
 
-int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, int64_t idle_exit_ms) {
+int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                    int64_t idle_exit_ms) {
     pl->stop = stop;
     int64_t last_msg_us = 0, stats_us = fg_mono_us(), start_us = fg_mono_us();
     uint64_t consumed_at_stats = 0;
@@ -629,6 +759,7 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, int64_t idle
             pl->batch[pl->n++] = m;
         }
         if (pl->exit_code) break;
+        apply_pending_changes(pl, reload);
         if (pl->n) {
             last_msg_us = fg_mono_us();
             process_batch(pl, 0);

@@ -25,14 +25,17 @@
 typedef struct fg_pipeline fg_pipeline_t;
 
 /** @returns the pipeline connected to Kafka and Redis, or NULL with errstr set. */
-fg_pipeline_t *fg_pipeline_create(const fg_config_t *cf, char *errstr, size_t errstr_size);
+/** @param cf borrowed, and changed by control-topic "set" messages; must outlive the pipeline. */
+fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_size);
 void fg_pipeline_destroy(fg_pipeline_t *pl); /* accepts NULL */
 
 /**
  * @brief Consumes until *stop becomes non-zero (signal handler), or the input has
- * been idle for idle_exit_ms (> 0; for demos, tests and replays).
- * @returns an FG_EXIT_* code.
+ * been idle for idle_exit_ms (> 0; for demos, tests and replays). When *reload
+ * becomes non-zero (SIGHUP) the reference files are read again between batches
+ * and *reload is cleared. @returns an FG_EXIT_* code.
  */
-int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, int64_t idle_exit_ms);
+int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                    int64_t idle_exit_ms);
 
 #endif

@@ -23,11 +23,14 @@ typedef struct {
 
 struct fg_processor {
     fg_state_t *st;
+    const fg_config_t *cf;
     const fg_kb_t *kb;
+    unsigned kb_generation; /* how many times reference data was replaced */
+    char version_override[64];
     fg_kb_t *empty_kb;
     fg_active_t active[64];
     size_t n_active;
-    char ruleset_version[32];
+    char ruleset_version[64];
     int64_t lateness_ms;
     int64_t marker_ttl_ms;
 
@@ -56,9 +59,13 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
 }
 
 /* A digest of every rule's effective thresholds: alerts say which rule set produced them. */
-static void ruleset_digest(const fg_config_t *cf, char *out, size_t size) {
+static void ruleset_digest(const fg_config_t *cf, const char *kb_version, unsigned kb_generation, char *out,
+                           size_t size) {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    char kb[96];
+    int kn = snprintf(kb, sizeof(kb), "kb=%s;%u;", kb_version, kb_generation);
+    EVP_DigestUpdate(md, kb, (size_t)kn);
     for (size_t i = 0; fg_detectors[i]; i++) {
         const fg_detector_t *det = fg_detectors[i];
         char k[192], v[64];
@@ -91,6 +98,16 @@ static void ruleset_digest(const fg_config_t *cf, char *out, size_t size) {
     snprintf(out, size, "rs-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5]);
 }
 
+static void update_version(fg_processor_t *p) {
+    if (p->version_override[0])
+        snprintf(p->ruleset_version, sizeof(p->ruleset_version), "%s", p->version_override);
+    else
+        ruleset_digest(p->cf, fg_kb_version(p->kb), p->kb_generation, p->ruleset_version, sizeof(p->ruleset_version));
+}
+
+static int init_detectors(fg_processor_t *p, const fg_config_t *cf, fg_active_t *active, size_t *n_active,
+                          char *errstr, size_t errstr_size);
+
 fg_processor_t *fg_processor_create(const fg_config_t *cf, fg_state_t *st, char *errstr, size_t errstr_size) {
     fg_processor_t *p = calloc(1, sizeof(*p));
     if (!p) return NULL;
@@ -101,38 +118,69 @@ fg_processor_t *fg_processor_create(const fg_config_t *cf, fg_state_t *st, char 
     fg_alerts_init(&p->out);
     p->lateness_ms = fg_config_int(cf, "events.allowed_lateness_days") * FG_MS_PER_DAY;
     p->marker_ttl_ms = fg_config_int(cf, "alerts.dedup_ttl_days") * FG_MS_PER_DAY;
+    p->cf = cf;
     const char *rv = fg_config_str(cf, "alerts.ruleset_version");
-    if (rv && *rv)
-        snprintf(p->ruleset_version, sizeof(p->ruleset_version), "%s", rv);
-    else
-        ruleset_digest(cf, p->ruleset_version, sizeof(p->ruleset_version));
+    if (rv) snprintf(p->version_override, sizeof(p->version_override), "%s", rv);
+    update_version(p);
+    if (init_detectors(p, cf, p->active, &p->n_active, errstr, errstr_size) != FG_OK) {
+        fg_processor_destroy(p);
+        return NULL;
+    }
+    return p;
+}
 
+static void destroy_detectors(fg_active_t *active, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (active[i].det->destroy) active[i].det->destroy(active[i].priv);
+}
+
+static int init_detectors(fg_processor_t *p, const fg_config_t *cf, fg_active_t *active, size_t *n_active,
+                          char *errstr, size_t errstr_size) {
+    (void)p;
+    *n_active = 0;
     for (size_t i = 0; fg_detectors[i]; i++) {
         const fg_detector_t *det = fg_detectors[i];
         char prefix[160], k[192];
         snprintf(prefix, sizeof(prefix), "detectors.%s.", det->name);
         snprintf(k, sizeof(k), "%senabled", prefix);
         if (!fg_config_bool(cf, k)) continue;
-        if (p->n_active == FG_ARRAY_SIZE(p->active)) {
-            fg_err(errstr, errstr_size, FG_ERR, "too many detectors");
-            fg_processor_destroy(p);
-            return NULL;
+        if (*n_active == FG_ARRAY_SIZE(p->active)) {
+            destroy_detectors(active, *n_active);
+            return fg_err(errstr, errstr_size, FG_ERR, "too many detectors");
         }
-        fg_active_t *a = &p->active[p->n_active];
+        fg_active_t *a = &active[*n_active];
         a->det = det;
+        a->priv = NULL;
         if (det->init && det->init(cf, prefix, &a->priv, errstr, errstr_size) != FG_OK) {
-            fg_processor_destroy(p);
-            return NULL;
+            destroy_detectors(active, *n_active);
+            *n_active = 0;
+            return FG_ERR;
         }
-        p->n_active++;
+        (*n_active)++;
     }
-    return p;
+    return FG_OK;
+}
+
+int fg_processor_reconfigure(fg_processor_t *p, const fg_config_t *cf, char *errstr, size_t errstr_size) {
+    fg_active_t fresh[FG_ARRAY_SIZE(p->active)];
+    size_t n = 0;
+    if (init_detectors(p, cf, fresh, &n, errstr, errstr_size) != FG_OK) return FG_ERR;
+    destroy_detectors(p->active, p->n_active);
+    memcpy(p->active, fresh, n * sizeof(fresh[0]));
+    p->n_active = n;
+    p->cf = cf;
+    update_version(p);
+    return FG_OK;
+}
+
+void fg_processor_set_version(fg_processor_t *p, const char *version) {
+    snprintf(p->version_override, sizeof(p->version_override), "%s", version ? version : "");
+    update_version(p);
 }
 
 void fg_processor_destroy(fg_processor_t *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n_active; i++)
-        if (p->active[i].det->destroy) p->active[i].det->destroy(p->active[i].priv);
+    destroy_detectors(p->active, p->n_active);
     fg_alerts_free(&p->alerts);
     fg_alerts_free(&p->out);
     free(p->cand);
@@ -144,7 +192,11 @@ void fg_processor_destroy(fg_processor_t *p) {
     free(p);
 }
 
-void fg_processor_set_kb(fg_processor_t *p, const fg_kb_t *kb) { p->kb = kb ? kb : p->empty_kb; }
+void fg_processor_set_kb(fg_processor_t *p, const fg_kb_t *kb) {
+    p->kb = kb ? kb : p->empty_kb;
+    p->kb_generation++;
+    update_version(p);
+}
 
 static void marker_key(fg_processor_t *p, const char *alert_id, char *buf, size_t size) {
     fg_state_key(p->st, buf, size, "al", 'a', alert_id);

@@ -59,6 +59,18 @@ int fg_processor_sync(fg_processor_t *p, char *errstr, size_t errstr_size);
  */
 void fg_processor_set_kb(fg_processor_t *p, const fg_kb_t *kb);
 
+/**
+ * @brief Re-reads every detector's settings from cf (after a control-topic change):
+ * initialises the new set first and keeps the old one if that fails.
+ * @returns FG_OK or FG_ERR with errstr.
+ */
+int fg_processor_reconfigure(fg_processor_t *p, const fg_config_t *cf, char *errstr, size_t errstr_size);
+/**
+ * @brief Names the rule-set version stamped on alerts ("" or NULL: a digest of every
+ * rule's settings and the reference data's version and generation).
+ */
+void fg_processor_set_version(fg_processor_t *p, const char *version);
+
 const char *fg_processor_ruleset_version(const fg_processor_t *p);
 void fg_processor_stats(const fg_processor_t *p, fg_processor_stats_t *out);
 /** @returns how many detectors are enabled. */

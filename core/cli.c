@@ -10,10 +10,12 @@
 #include "core/log.h"
 #include "core/settings.h"
 
-static volatile sig_atomic_t g_stop = 0;
+static volatile sig_atomic_t g_stop = 0, g_reload = 0;
 static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_stop = 1;
 }
 
 static void run_usage(FILE *out) {
@@ -26,6 +28,7 @@ static void run_usage(FILE *out) {
                  "  --idle-exit-ms N   stop cleanly after N ms without input (demos, tests, replays)\n"
                  "\n"
                  "Stops cleanly on SIGINT/SIGTERM: finishes the batch in hand, commits, leaves the group.\n"
+                 "SIGHUP re-reads the reference files (catalogue, blacklists) between batches.\n"
                  "Exit codes: 0 ok, 1 configuration/start-up error, 3 data loss detected, 4 fatal Kafka error.\n");
 }
 
@@ -75,6 +78,7 @@ int fg_cli_run(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* re-read the reference files between batches */
     signal(SIGPIPE, SIG_IGN);
 
     fg_pipeline_t *pl = fg_pipeline_create(cf, err, sizeof(err));
@@ -83,7 +87,7 @@ int fg_cli_run(int argc, char **argv) {
         fg_config_destroy(cf);
         return FG_EXIT_CONFIG;
     }
-    int rc = fg_pipeline_run(pl, &g_stop, idle);
+    int rc = fg_pipeline_run(pl, &g_stop, &g_reload, idle);
     fg_pipeline_destroy(pl);
     fg_config_destroy(cf);
     FG_INFO("fundguard stopped (exit code %d)", rc);

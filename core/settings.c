@@ -24,6 +24,25 @@ static const fg_conf_decl_t g_core[] = {
     {"topics.alerts", FG_CONF_STRING, "alerts", 0, 0, 0, "Output topic for alerts, keyed by institution."},
     {"topics.dead_letter", FG_CONF_STRING, "fundguard-dead-letter", 0, 0, 0,
      "Undecodable or invalid events go here with their original bytes and the reason in headers."},
+    {"topics.control", FG_CONF_STRING, "fundguard-control", 0, 0, 0,
+     "Control topic: rule thresholds, rules on/off and blacklist entries changed at run time. Every "
+     "fundguard process reads all of it from the beginning (no consumer group)."},
+    {"topics.risk", FG_CONF_STRING, "fundguard-institution-risk", 0, 0, 0,
+     "Per-institution risk score and grade, keyed by institution; configure it with "
+     "cleanup.policy=compact on a real cluster so it holds the latest score of each institution."},
+
+    {"reference.catalogue", FG_CONF_STRING, NULL, 0, 0, 0,
+     "Drug and item catalogue (JSON, see reference/README.md). Unset: empty; catalogue rules stay silent."},
+    {"reference.blacklists", FG_CONF_STRING, NULL, 0, 0, 0,
+     "Blacklists of institutions, doctors and insured persons (JSON, see reference/README.md)."},
+
+    {"risk.half_life_days", FG_CONF_INT, "30", 1, 3650, 0,
+     "An alert's weight in its institution's risk score halves every this many days (event time)."},
+    {"risk.grade_b", FG_CONF_DOUBLE, "5", 0, 1e9, 0, "Risk score from which an institution is graded B (below: A)."},
+    {"risk.grade_c", FG_CONF_DOUBLE, "15", 0, 1e9, 0, "Risk score from which an institution is graded C."},
+    {"risk.grade_d", FG_CONF_DOUBLE, "40", 0, 1e9, 0, "Risk score from which an institution is graded D."},
+    {"risk.window_days", FG_CONF_INT, "365", 1, 3650, 0,
+     "Alerts older than this (event time) no longer count towards the risk score."},
 
     {"pipeline.batch_max", FG_CONF_INT, "2000", 1, 100000, 0,
      "Most events per poll batch. A batch costs two Redis round trips and one offset commit."},

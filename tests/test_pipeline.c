@@ -11,43 +11,11 @@
 
 #include "alerts/alert.h"
 #include "schemas/codec.h"
+#include "support/e2e.h"
 #include "support/harness.h"
 #include "support/kafka.h"
 #include "support/proc.h"
 #include "support/scenario.h"
-
-typedef struct {
-    char base[128], claims[160], inpatient[160], invoicing[160], alerts[160], dlq[160];
-    char cfg[256], log[256];
-} e2e_t;
-
-static void setup(e2e_t *e) {
-    snprintf(e->base, sizeof(e->base), "%s", fg_test_unique("e2e"));
-    snprintf(e->claims, sizeof(e->claims), "%s-claims", e->base);
-    snprintf(e->inpatient, sizeof(e->inpatient), "%s-inpatient", e->base);
-    snprintf(e->invoicing, sizeof(e->invoicing), "%s-invoicing", e->base);
-    snprintf(e->alerts, sizeof(e->alerts), "%s-alerts", e->base);
-    snprintf(e->dlq, sizeof(e->dlq), "%s-dlq", e->base);
-    snprintf(e->cfg, sizeof(e->cfg), "/tmp/%s.json", e->base);
-    snprintf(e->log, sizeof(e->log), "/tmp/%s.log", e->base);
-}
-
-static void write_config(e2e_t *e, const char *group) {
-    char text[4096];
-    snprintf(text, sizeof(text),
-             "{\n"
-             "  \"kafka\": {\"bootstrap.servers\": \"%s\", \"group.id\": \"%s\",\n"
-             "            \"session.timeout.ms\": \"6000\", \"fetch.wait.max.ms\": \"50\"},\n"
-             "  \"redis\": {\"port\": %d, \"prefix\": \"%s\"},\n"
-             "  \"topics\": {\"claims\": \"%s\", \"inpatient\": \"%s\", \"invoicing\": \"%s\",\n"
-             "             \"alerts\": \"%s\", \"dead_letter\": \"%s\"},\n"
-             "  \"schemas\": {\"avro_ids\": {\"7\": \"%s/schemas/inpatient.avsc\"}},\n"
-             "  \"pipeline\": {\"batch_wait_ms\": 10, \"stats_interval_ms\": 0}\n"
-             "}\n",
-             fg_test_bootstrap(), group, fg_test_redis_port(), e->base, e->claims, e->inpatient, e->invoicing,
-             e->alerts, e->dlq, fg_test_source_dir());
-    fg_tp_write(e->cfg, text);
-}
 
 #define DAY 86400000LL
 static const char *ip_json(char *buf, size_t n, const char *eid, const char *type, const char *patient,
@@ -64,11 +32,11 @@ static void expect_id(char out[FG_ALERT_ID_LEN + 1], const char *patient, const 
 }
 
 Test(pipeline, alerts_dead_letters_and_commits_end_to_end, .timeout = 240) {
-    e2e_t e;
-    setup(&e);
+    fg_e2e_t e;
+    fg_e2e_setup(&e);
     char group[200];
     snprintf(group, sizeof(group), "%s-g1", e.base);
-    write_config(&e, group);
+    fg_e2e_config(&e, group, "");
 
     /* P1: split stay (JSON). P2: re-admitted after 20 days, a near miss. */
     char lines[8192] = "", b[512];
@@ -157,6 +125,21 @@ Test(pipeline, alerts_dead_letters_and_commits_end_to_end, .timeout = 240) {
               no_adm, negative);
     fg_tk_free(&dl);
 
+    /* each alerting institution got a risk record with its score and grade */
+    fg_tmsgs_t risk = fg_tk_read_all(e.risk);
+    cr_assert_eq(risk.n, 2, "expected risk records for H1 and H3, got %zu", risk.n);
+    for (size_t i = 0; i < risk.n; i++) {
+        json_t *r = json_loads(risk.v[i].value, 0, NULL);
+        cr_assert(r);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "institution_id")), risk.v[i].key);
+        cr_assert_eq(json_integer_value(json_object_get(r, "alerts")), 1);
+        /* one HIGH alert without money: weight 4, under risk.grade_b (5) */
+        cr_assert_float_eq(json_real_value(json_object_get(r, "score")), 4.0, 1e-9);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "grade")), "A");
+        json_decref(r);
+    }
+    fg_tk_free(&risk);
+
     /* nothing left behind: the group committed up to the end of every input */
     long long end = 0;
     cr_assert_eq(fg_tk_committed_sum(group, e.inpatient, &end), end, "inpatient offsets not fully committed");
@@ -164,7 +147,7 @@ Test(pipeline, alerts_dead_letters_and_commits_end_to_end, .timeout = 240) {
 
     /* re-processing everything (a new group, same Redis) publishes no second alert */
     snprintf(group, sizeof(group), "%s-g2", e.base);
-    write_config(&e, group);
+    fg_e2e_config(&e, group, "");
     cr_assert_eq(fg_tp_run(e.log, 120, args), 0, "second run failed, see %s", e.log);
     fg_tmsgs_t again = fg_tk_read_all(e.alerts);
     cr_assert_eq(again.n, 2, "re-processing published %zu alert messages, expected still 2", again.n);
@@ -173,8 +156,8 @@ Test(pipeline, alerts_dead_letters_and_commits_end_to_end, .timeout = 240) {
 }
 
 Test(pipeline, bad_config_fails_fast_with_a_clear_message, .timeout = 60) {
-    e2e_t e;
-    setup(&e);
+    fg_e2e_t e;
+    fg_e2e_setup(&e);
     fg_tp_write(e.cfg, "{\"redis\": {\"hots\": \"x\"}}");
     const char *args[] = {"run", "--config", e.cfg, NULL};
     cr_assert_eq(fg_tp_run(e.log, 30, args), 1);
@@ -185,9 +168,9 @@ Test(pipeline, bad_config_fails_fast_with_a_clear_message, .timeout = 60) {
 }
 
 Test(pipeline, unreachable_redis_fails_start_up_with_its_address, .timeout = 60) {
-    e2e_t e;
-    setup(&e);
-    write_config(&e, "g-unused");
+    fg_e2e_t e;
+    fg_e2e_setup(&e);
+    fg_e2e_config(&e, "g-unused", "");
     const char *args[] = {"run", "--config", e.cfg, "--set", "redis.port=1", NULL};
     cr_assert_eq(fg_tp_run(e.log, 30, args), 1);
     char *log = fg_tp_read(e.log);
