@@ -167,31 +167,41 @@ static int load_item(json_t *o, fg_kb_item_t *it, const char *path, size_t idx, 
     it->max_daily_qty = FG_KB_NONE;
     it->max_days_supply = it->min_age = it->max_age = it->daily_limit = it->stay_limit = FG_KB_NONE;
     it->price_ceiling_fen = FG_KB_NONE;
-    const char *code = json_string_value(json_object_get(o, "code"));
-    if (!code || !*code) return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu]: missing \"code\"", path, idx);
+    json_t *cv = json_object_get(o, "code");
+    const char *code = json_string_value(cv);
+    if (!cv) return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu]: missing \"code\"", path, idx);
+    if (!code || !*code)
+        return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu].code: expected a non-empty string", path, idx);
+    json_t *nv = json_object_get(o, "name");
+    if (nv && !json_is_null(nv) && !json_is_string(nv))
+        return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s).name: expected a string", path, idx, code);
     const char *kind = json_string_value(json_object_get(o, "kind"));
     int kv = kind ? fg_item_kind_parse(kind) : -1;
     if (kv < 0)
-        return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): \"kind\" must be DRUG, SERVICE, CONSUMABLE, BED or EXAM",
-                      path, idx, code);
+        return fg_err(errstr, errstr_size, FG_ERR,
+                      "%s: items[%zu] (%s): \"kind\" must be DRUG, SERVICE, CONSUMABLE, BED or EXAM", path, idx, code);
     it->kind = (fg_item_kind_t)kv;
     json_t *g = json_object_get(o, "gender_only");
     if (g && !json_is_null(g)) {
         const char *gs = json_string_value(g);
         if (gs && !strcmp(gs, "M")) it->gender_only = FG_GENDER_MALE;
         else if (gs && !strcmp(gs, "F")) it->gender_only = FG_GENDER_FEMALE;
-        else return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): gender_only must be \"M\", \"F\" or null", path, idx, code);
+        else
+            return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): gender_only must be \"M\", \"F\" or null",
+                          path, idx, code);
     }
     json_t *q = json_object_get(o, "max_daily_qty");
     if (q && !json_is_null(q)) {
         if (!json_is_number(q) || json_number_value(q) <= 0)
-            return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): max_daily_qty must be a positive number", path, idx, code);
+            return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): max_daily_qty must be a positive number",
+                          path, idx, code);
         it->max_daily_qty = json_number_value(q);
     }
     json_t *pc = json_object_get(o, "price_ceiling_fen");
     if (pc && !json_is_null(pc)) {
         if (!json_is_integer(pc) || json_integer_value(pc) < 0)
-            return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): price_ceiling_fen must be an integer >= 0", path, idx, code);
+            return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): price_ceiling_fen must be an integer >= 0",
+                          path, idx, code);
         it->price_ceiling_fen = json_integer_value(pc);
     }
     if (get_bool(o, "prescription_only", &it->prescription_only, path, idx, errstr, errstr_size) ||
@@ -202,7 +212,10 @@ static int load_item(json_t *o, fg_kb_item_t *it, const char *path, size_t idx, 
         get_int(o, "daily_limit", &it->daily_limit, path, idx, errstr, errstr_size) ||
         get_int(o, "stay_limit", &it->stay_limit, path, idx, errstr, errstr_size))
         return FG_ERR;
-    const char *name = json_string_value(json_object_get(o, "name"));
+    if (it->min_age != FG_KB_NONE && it->max_age != FG_KB_NONE && it->min_age > it->max_age)
+        return fg_err(errstr, errstr_size, FG_ERR, "%s: items[%zu] (%s): min_age %d is above max_age %d", path, idx,
+                      code, (int)it->min_age, (int)it->max_age);
+    const char *name = json_string_value(nv);
     it->code = strdup(code);
     it->name = strdup(name ? name : "");
     return FG_OK;
@@ -232,6 +245,15 @@ fg_kb_t *fg_kb_load(const char *catalogue_path, const char *blacklists_path, cha
     json_t *root = NULL;
     if (catalogue_path && *catalogue_path) {
         if (!(root = load_json(catalogue_path, errstr, errstr_size))) goto fail;
+        const char *tk;
+        json_t *tv;
+        json_object_foreach(root, tk, tv) {
+            if (strcmp(tk, "version") && strcmp(tk, "items")) {
+                fg_err(errstr, errstr_size, FG_ERR, "%s: unknown field \"%s\" (expected \"version\" and \"items\")",
+                       catalogue_path, tk);
+                goto fail;
+            }
+        }
         const char *ver = json_string_value(json_object_get(root, "version"));
         json_t *items = json_object_get(root, "items");
         if (!ver || !json_is_array(items)) {
@@ -263,10 +285,22 @@ fg_kb_t *fg_kb_load(const char *catalogue_path, const char *blacklists_path, cha
         const char *k;
         json_t *arr;
         json_object_foreach(root, k, arr) {
-            if (!strcmp(k, "version")) continue;
+            if (!strcmp(k, "version")) {
+                if (!json_is_string(arr)) {
+                    fg_err(errstr, errstr_size, FG_ERR, "%s: \"version\": expected a string", blacklists_path);
+                    goto fail;
+                }
+                continue;
+            }
+            /* the plural of a list name, exactly: "doctors" -> doctor; "doctorz" is not accepted */
             char one[32];
-            snprintf(one, sizeof(one), "%.*s", (int)(strlen(k) > 1 ? strlen(k) - 1 : 0), k); /* "doctors" -> "doctor" */
-            int l = fg_kb_list_parse(one);
+            size_t kl = strlen(k);
+            int l = -1;
+            if (kl > 1 && kl < sizeof(one) && k[kl - 1] == 's') {
+                memcpy(one, k, kl - 1);
+                one[kl - 1] = '\0';
+                l = fg_kb_list_parse(one);
+            }
             if (l < 0 || !json_is_array(arr)) {
                 fg_err(errstr, errstr_size, FG_ERR,
                        "%s: \"%s\": expected one of \"institutions\", \"doctors\", \"persons\" with an array of ids",
