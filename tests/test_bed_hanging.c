@@ -1,0 +1,316 @@
+/*
+ * test_bed_hanging.c - 挂床住院 against a real redis-server.
+ * Each case states a scenario and the exact alert ids it must produce (none for near-misses);
+ * every case runs as one batch, event by event, and both again with the other stream's events first
+ * (inpatient and claims topics are not ordered against each other): all four must agree.
+ * Event days: FG_T0 + day; billing days are Beijing days, so day 1.5 (12:00 UTC) is 2026-01-02.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "support/scenario.h"
+
+#define RULE "bed_hanging"
+#define SUBJECT_TYPE "patient"
+#define ADMIT FG_IP_ADMIT
+#define DISCH FG_IP_DISCHARGE
+#define INPT FG_VISIT_INPATIENT
+#define BED FG_ITEM_BED
+#define DRUG FG_ITEM_DRUG
+#define H (1.0 / 24.0)
+#define S "\x1f"
+
+/* Fixed arrays, not pointers: Criterion re-executes the test binary for each
+ * parameter, so pointers inside the cases would not survive. */
+typedef struct {
+    char src;        /* 'c' claim, 'i' inpatient, 'v' invoicing */
+    char eid[16];
+    int type;        /* fg_visit_t, fg_ip_type_t or fg_inv_type_t */
+    char patient[12], inst[12], adm[12];
+    double day;
+    int present;     /* presence checks: 0 absent, 1 present */
+    struct {
+        char code[12];
+        fg_item_kind_t kind;
+        double qty;
+        int64_t price;
+        char trace[24];
+    } it[2];
+} step_t;
+
+typedef struct {
+    char pattern[24];
+    char subject[24];
+    char wkey[48];
+    int64_t amount; /* -1: not checked */
+} expect_t;
+
+typedef struct {
+    char name[112];
+    step_t steps[10];
+    size_t n_steps;
+    expect_t expect[3];
+    size_t n_expect;
+} case_t;
+
+/*
+ * builds the case's events; swap: the streams in the reverse order of their first appearance, each
+ * stream keeping its own order (a topic partition is ordered, topics are not ordered against each other)
+ */
+static size_t build(const case_t *c, int swap, fg_event_t *evs) {
+    size_t order[10], n_order = 0;
+    char streams[3];
+    size_t n_streams = 0;
+    for (size_t k = 0; k < c->n_steps; k++)
+        if (!memchr(streams, c->steps[k].src, n_streams)) streams[n_streams++] = c->steps[k].src;
+    for (size_t j = 0; j < n_streams; j++)
+        for (size_t k = 0; k < c->n_steps; k++)
+            if (c->steps[k].src == streams[swap ? n_streams - 1 - j : j]) order[n_order++] = k;
+    for (size_t k = 0; k < c->n_steps; k++) {
+        const step_t *s = &c->steps[swap ? order[k] : k];
+        fg_titem_t items[2];
+        uint32_t n = 0;
+        for (int j = 0; j < 2; j++)
+            if (s->it[j].code[0])
+                items[n++] = (fg_titem_t){s->it[j].code, s->it[j].kind, s->it[j].qty, s->it[j].price, FG_DAYS_ABSENT,
+                                          s->it[j].trace[0] ? s->it[j].trace : NULL};
+        if (s->src == 'c') {
+            evs[k] = fg_ev_claim(s->eid, s->patient, s->inst, s->type == FG_VISIT_PHARMACY ? FG_INST_PHARMACY
+                                                                                           : FG_INST_HOSPITAL,
+                                 (fg_visit_t)s->type, s->day, items, n);
+            if (s->adm[0]) evs[k].u.claim.admission_id = s->adm;
+        } else if (s->src == 'i') {
+            evs[k] = fg_ev_inpatient(s->eid, (fg_ip_type_t)s->type, s->patient, s->inst, s->adm, s->day);
+            if (s->type == FG_IP_PRESENCE_CHECK) {
+                evs[k].u.inpatient.present = s->present;
+                evs[k].u.inpatient.check_method = FG_CHECK_FACE;
+            }
+        } else {
+            evs[k] = fg_ev_invoicing(s->eid, s->inst, (fg_inv_type_t)s->type, s->day, items, n);
+        }
+    }
+    return c->n_steps;
+}
+
+/* alerts of this rule published so far (other rules run in the same processor) */
+static size_t rule_alerts(fg_scn_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n++;
+    }
+    return n;
+}
+
+/* publications of this rule so far, counting re-publications */
+static int rule_publications(fg_scn_t *s) {
+    int n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n += s->published[i];
+    }
+    return n;
+}
+
+static const fg_alert_t *expect_alert(fg_scn_t *s, const char *pattern, const char *subject_type,
+                                      const char *subject, const char *wkey) {
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, RULE, pattern, subject_type, subject, wkey);
+    return fg_scn_alert(s, id);
+}
+
+static void assert_case(fg_scn_t *s, const case_t *c, const char *mode) {
+    cr_assert_eq(rule_alerts(s), c->n_expect, "[%s] %s: expected %zu alert(s), got %zu", mode, c->name,
+                 c->n_expect, rule_alerts(s));
+    for (size_t i = 0; i < c->n_expect; i++) {
+        const expect_t *e = &c->expect[i];
+        const fg_alert_t *a = expect_alert(s, e->pattern, SUBJECT_TYPE, e->subject, e->wkey);
+        cr_assert(a, "[%s] %s: missing %s alert", mode, c->name, e->pattern);
+        if (e->amount >= 0)
+            cr_assert_eq(a->amount_at_risk_fen, e->amount, "[%s] %s: amount %lld, expected %lld", mode, c->name,
+                         (long long)a->amount_at_risk_fen, (long long)e->amount);
+    }
+}
+
+/* one batch and event by event, in the given order and with the other stream first: all four must agree */
+static void run_case(const case_t *c, const char **o, int no) {
+    static const char *modes[4] = {"one batch", "event by event", "other stream first, batch",
+                                   "other stream first, event by event"};
+    for (int m = 0; m < 4; m++) {
+        fg_event_t evs[10];
+        fg_scn_t s;
+        fg_scn_init(&s, o, no);
+        size_t n = build(c, m >= 2, evs);
+        if (m % 2)
+            fg_scn_run_each(&s, evs, n);
+        else
+            fg_scn_run(&s, evs, n);
+        assert_case(&s, c, modes[m]);
+        fg_scn_fini(&s);
+    }
+}
+
+#define IP(e, t, p, i, a, d)                                                                                         \
+    {.src = 'i', .eid = e, .type = t, .patient = p, .inst = i, .adm = a, .day = d, .present = -1}
+#define CHK(e, p, i, a, d, pres)                                                                                     \
+    {.src = 'i', .eid = e, .type = FG_IP_PRESENCE_CHECK, .patient = p, .inst = i, .adm = a, .day = d, .present = pres}
+#define CL(e, v, p, i, a, d, c1, k1, q1, p1)                                                                         \
+    {.src = 'c', .eid = e, .type = v, .patient = p, .inst = i, .adm = a, .day = d, .it = {{c1, k1, q1, p1, ""}}}
+#define CL2(e, v, p, i, a, d, c1, k1, q1, p1, c2, k2, q2, p2)                                                        \
+    {.src = 'c',                                                                                                     \
+     .eid = e,                                                                                                       \
+     .type = v,                                                                                                      \
+     .patient = p,                                                                                                   \
+     .inst = i,                                                                                                      \
+     .adm = a,                                                                                                       \
+     .day = d,                                                                                                       \
+     .it = {{c1, k1, q1, p1, ""}, {c2, k2, q2, p2, ""}}}
+#define CLT(e, p, i, d, c1, q1, p1, tc)                                                                              \
+    {.src = 'c', .eid = e, .type = FG_VISIT_PHARMACY, .patient = p, .inst = i, .day = d,                             \
+     .it = {{c1, FG_ITEM_DRUG, q1, p1, tc}}}
+#define INV(e, t, i, d, c1, q1, tc)                                                                                  \
+    {.src = 'v', .eid = e, .type = t, .inst = i, .day = d, .it = {{c1, FG_ITEM_DRUG, q1, 100, tc}}}
+#define NONE {{"", "", "", 0}}, 0
+
+static case_t g_cases[] = {
+    {"absent_checks: absent at 2 checks 20 hours apart during the stay fires",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CHK("k1", "P1", "H1", "A1", 1, 0),
+      CHK("k2", "P1", "H1", "A1", 1 + 20 * H, 0)},
+     3, {{"absent_checks", "P1", "H1" S "A1>k1", 0}}, 1},
+    {"absent_checks: exactly 48 hours apart fires (inclusive)",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CHK("k1", "P1", "H1", "A1", 1, 0), CHK("k2", "P1", "H1", "A1", 3, 0)}, 3,
+     {{"absent_checks", "P1", "H1" S "A1>k1", 0}}, 1},
+    {"near miss: absent at only one check (the other present) does not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CHK("k1", "P1", "H1", "A1", 1, 0), CHK("k2", "P1", "H1", "A1", 1.5, 1)}, 3,
+     NONE},
+    {"near miss: absent checks 49 hours apart do not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CHK("k1", "P1", "H1", "A1", 1, 0),
+      CHK("k2", "P1", "H1", "A1", 1 + 49 * H, 0)},
+     3, NONE},
+    {"near miss: absent checks after the discharge do not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), IP("d1", DISCH, "P1", "H1", "A1", 1), CHK("k1", "P1", "H1", "A1", 1.2, 0),
+      CHK("k2", "P1", "H1", "A1", 1.4, 0)},
+     4, NONE},
+    {"absent_checks: amount is the fund share of the bed billed on the absent days",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CHK("k1", "P1", "H1", "A1", 1.5, 0), CHK("k2", "P1", "H1", "A1", 2.0, 0),
+      CL2("b1", INPT, "P1", "H1", "A1", 1.6, "BED1", BED, 1, 5000, "D1", DRUG, 1, 5000)},
+     4, {{"absent_checks", "P1", "H1" S "A1>k1", 3500}}, 1},
+    {"bed_only_days: 3 consecutive days billed a bed and nothing else fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0.5), CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000),
+      CL("b3", INPT, "P1", "H1", "A1", 3.5, "BED1", BED, 1, 5000)},
+     4, {{"bed_only_days", "P1", "H1" S "A1>2026-01-02", 10500}}, 1},
+    {"bed_only_days: the claims alone fire, without admit events",
+     {CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000),
+      CL("b3", INPT, "P1", "H1", "A1", 3.5, "BED1", BED, 1, 5000),
+      CL("b4", INPT, "P1", "H1", "A1", 4.5, "BED1", BED, 1, 1000)},
+     4, {{"bed_only_days", "P1", "H1" S "A1>2026-01-02", 11200}}, 1},
+    {"near miss: 2 bed-only days do not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0.5), CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000)},
+     3, NONE},
+    {"near miss: a day with a drug item breaks the run",
+     {CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL2("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000, "D1", DRUG, 1, 300),
+      CL("b3", INPT, "P1", "H1", "A1", 3.5, "BED1", BED, 1, 5000),
+      CL("b4", INPT, "P1", "H1", "A1", 4.5, "BED1", BED, 1, 5000)},
+     4, NONE},
+    {"near miss: a drug on a separate claim the same day also breaks the run",
+     {CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000),
+      CL("x2", INPT, "P1", "H1", "A1", 2.6, "D1", DRUG, 1, 300),
+      CL("b3", INPT, "P1", "H1", "A1", 3.5, "BED1", BED, 1, 5000)},
+     4, NONE},
+    {"near miss: bed days of two different stays do not join",
+     {CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+      CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000),
+      CL("b3", INPT, "P1", "H2", "A9", 3.5, "BED1", BED, 1, 5000)},
+     3, NONE},
+};
+
+ParameterizedTestParameters(bed_hanging, scenarios) {
+    return cr_make_param_array(case_t, g_cases, sizeof(g_cases) / sizeof(g_cases[0]));
+}
+
+ParameterizedTest(case_t *c, bed_hanging, scenarios) { run_case(c, NULL, 0); }
+
+Test(bed_hanging, absent_alert_carries_its_evidence) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[] = {fg_ev_inpatient("adm", ADMIT, "P9", "H7", "S1", 0),
+                        fg_ev_inpatient("chk-1", FG_IP_PRESENCE_CHECK, "P9", "H7", "S1", 1),
+                        fg_ev_inpatient("chk-2", FG_IP_PRESENCE_CHECK, "P9", "H7", "S1", 1.5)};
+    evs[1].u.inpatient.present = 0;
+    evs[2].u.inpatient.present = 0;
+    fg_scn_run(&s, evs, 3);
+    cr_assert_eq(rule_alerts(&s), 1);
+    const fg_alert_t *a = expect_alert(&s, "absent_checks", "patient", "P9", "H7" S "S1>chk-1");
+    cr_assert(a);
+    cr_assert_str_eq(a->rule_name_zh, "挂床住院");
+    cr_assert_str_eq(a->institution_id, "H7");
+    cr_assert_eq(a->severity, FG_SEV_HIGH);
+    cr_assert_eq(a->window_start, FG_T0 + FG_MS_PER_DAY);
+    cr_assert_eq(a->window_end, FG_T0 + 36 * FG_MS_PER_HOUR);
+    cr_assert_eq(a->n_event_ids, 3);
+    cr_assert_str_eq(a->event_ids[0], "adm");
+    cr_assert_str_eq(a->event_ids[1], "chk-1");
+    cr_assert_str_eq(a->event_ids[2], "chk-2");
+    cr_assert_str_eq(a->figures[0].name, "absent_checks");
+    cr_assert_float_eq(a->figures[0].value, 2.0, 1e-9);
+    cr_assert_float_eq(a->figures[0].threshold, 2.0, 1e-9);
+    cr_assert_str_eq(a->figures[1].name, "span_hours");
+    cr_assert_float_eq(a->figures[1].value, 12.0, 1e-9);
+    fg_scn_fini(&s);
+}
+
+Test(bed_hanging, a_longer_run_updates_the_same_alert) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t bed[] = {{"BED1", FG_ITEM_BED, 1, 5000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t evs[4];
+    const char *ids[] = {"b1", "b2", "b3", "b4"};
+    for (int i = 0; i < 4; i++) {
+        evs[i] = fg_ev_claim(ids[i], "P4", "H1", FG_INST_HOSPITAL, INPT, 1.5 + i, bed, 1);
+        evs[i].u.claim.admission_id = "A1";
+    }
+    fg_scn_run(&s, evs, 3);
+    cr_assert_eq(rule_alerts(&s), 1);
+    fg_scn_run(&s, &evs[3], 1);
+    cr_assert_eq(rule_alerts(&s), 1, "day 4 extends the run, same alert id");
+    const fg_alert_t *a = expect_alert(&s, "bed_only_days", "patient", "P4", "H1" S "A1>2026-01-02");
+    cr_assert_float_eq(a->figures[0].value, 4.0, 1e-9);
+    cr_assert_eq(a->amount_at_risk_fen, 14000);
+    cr_assert_eq(a->n_event_ids, 4);
+    fg_scn_fini(&s);
+}
+
+Test(bed_hanging, redelivered_batch_publishes_nothing_new) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[] = {fg_ev_inpatient("k1", FG_IP_PRESENCE_CHECK, "P5", "H1", "A1", 1),
+                        fg_ev_inpatient("k2", FG_IP_PRESENCE_CHECK, "P5", "H1", "A1", 1.5)};
+    evs[0].u.inpatient.present = evs[1].u.inpatient.present = 0;
+    fg_scn_run(&s, evs, 2);
+    cr_assert_eq(rule_publications(&s), 1);
+    fg_scn_run(&s, evs, 2);
+    fg_scn_run_each(&s, evs, 2);
+    cr_assert_eq(rule_publications(&s), 1);
+    fg_scn_fini(&s);
+}
+
+Test(bed_hanging, thresholds_come_from_config) {
+    case_t c = {"2 bed-only days fire when bed_only_days=2; one absence fires when absent_checks=1",
+                {CL("b1", INPT, "P1", "H1", "A1", 1.5, "BED1", BED, 1, 5000),
+                 CL("b2", INPT, "P1", "H1", "A1", 2.5, "BED1", BED, 1, 5000), CHK("k1", "P1", "H1", "A1", 5, 0)},
+                3,
+                {{"bed_only_days", "P1", "H1" S "A1>2026-01-02", 7000}, {"absent_checks", "P1", "H1" S "A1>k1", 0}},
+                2};
+    const char *o[] = {"detectors.bed_hanging.bed_only_days=2", "detectors.bed_hanging.absent_checks=1"};
+    run_case(&c, o, 2);
+    case_t w = {"absent checks 30 hours apart do not fire with a 24-hour window",
+                {CHK("k1", "P1", "H1", "A1", 1, 0), CHK("k2", "P1", "H1", "A1", 1 + 30 * H, 0)}, 2, NONE};
+    const char *o2[] = {"detectors.bed_hanging.absent_window_hours=24"};
+    run_case(&w, o2, 1);
+}

@@ -1,0 +1,329 @@
+/*
+ * test_claims_during_stay.c - 住院期间门诊/购药 against a real redis-server.
+ * Each case states a scenario and the exact alert ids it must produce (none for near-misses);
+ * every case runs as one batch, event by event, and both again with the other stream's events first
+ * (claims and inpatient topics are not ordered against each other): all four must agree.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "support/scenario.h"
+
+#define RULE "claims_during_stay"
+#define SUBJECT_TYPE "patient"
+#define ADMIT FG_IP_ADMIT
+#define DISCH FG_IP_DISCHARGE
+#define OUTP FG_VISIT_OUTPATIENT
+#define PHAR FG_VISIT_PHARMACY
+#define INPT FG_VISIT_INPATIENT
+#define DRUG FG_ITEM_DRUG
+#define H (1.0 / 24.0)
+#define S "\x1f"
+
+/* Fixed arrays, not pointers: Criterion re-executes the test binary for each
+ * parameter, so pointers inside the cases would not survive. */
+typedef struct {
+    char src;        /* 'c' claim, 'i' inpatient, 'v' invoicing */
+    char eid[16];
+    int type;        /* fg_visit_t, fg_ip_type_t or fg_inv_type_t */
+    char patient[12], inst[12], adm[12];
+    double day;
+    int present;     /* presence checks: 0 absent, 1 present */
+    struct {
+        char code[12];
+        fg_item_kind_t kind;
+        double qty;
+        int64_t price;
+        char trace[24];
+    } it[2];
+} step_t;
+
+typedef struct {
+    char pattern[24];
+    char subject[24];
+    char wkey[48];
+    int64_t amount; /* -1: not checked */
+} expect_t;
+
+typedef struct {
+    char name[112];
+    step_t steps[10];
+    size_t n_steps;
+    expect_t expect[3];
+    size_t n_expect;
+} case_t;
+
+/*
+ * builds the case's events; swap: the streams in the reverse order of their first appearance, each
+ * stream keeping its own order (a topic partition is ordered, topics are not ordered against each other)
+ */
+static size_t build(const case_t *c, int swap, fg_event_t *evs) {
+    size_t order[10], n_order = 0;
+    char streams[3];
+    size_t n_streams = 0;
+    for (size_t k = 0; k < c->n_steps; k++)
+        if (!memchr(streams, c->steps[k].src, n_streams)) streams[n_streams++] = c->steps[k].src;
+    for (size_t j = 0; j < n_streams; j++)
+        for (size_t k = 0; k < c->n_steps; k++)
+            if (c->steps[k].src == streams[swap ? n_streams - 1 - j : j]) order[n_order++] = k;
+    for (size_t k = 0; k < c->n_steps; k++) {
+        const step_t *s = &c->steps[swap ? order[k] : k];
+        fg_titem_t items[2];
+        uint32_t n = 0;
+        for (int j = 0; j < 2; j++)
+            if (s->it[j].code[0])
+                items[n++] = (fg_titem_t){s->it[j].code, s->it[j].kind, s->it[j].qty, s->it[j].price, FG_DAYS_ABSENT,
+                                          s->it[j].trace[0] ? s->it[j].trace : NULL};
+        if (s->src == 'c') {
+            evs[k] = fg_ev_claim(s->eid, s->patient, s->inst, s->type == FG_VISIT_PHARMACY ? FG_INST_PHARMACY
+                                                                                           : FG_INST_HOSPITAL,
+                                 (fg_visit_t)s->type, s->day, items, n);
+            if (s->adm[0]) evs[k].u.claim.admission_id = s->adm;
+        } else if (s->src == 'i') {
+            evs[k] = fg_ev_inpatient(s->eid, (fg_ip_type_t)s->type, s->patient, s->inst, s->adm, s->day);
+            if (s->type == FG_IP_PRESENCE_CHECK) {
+                evs[k].u.inpatient.present = s->present;
+                evs[k].u.inpatient.check_method = FG_CHECK_FACE;
+            }
+        } else {
+            evs[k] = fg_ev_invoicing(s->eid, s->inst, (fg_inv_type_t)s->type, s->day, items, n);
+        }
+    }
+    return c->n_steps;
+}
+
+/* alerts of this rule published so far (other rules run in the same processor) */
+static size_t rule_alerts(fg_scn_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n++;
+    }
+    return n;
+}
+
+/* publications of this rule so far, counting re-publications */
+static int rule_publications(fg_scn_t *s) {
+    int n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n += s->published[i];
+    }
+    return n;
+}
+
+static const fg_alert_t *expect_alert(fg_scn_t *s, const char *pattern, const char *subject_type,
+                                      const char *subject, const char *wkey) {
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, RULE, pattern, subject_type, subject, wkey);
+    return fg_scn_alert(s, id);
+}
+
+static void assert_case(fg_scn_t *s, const case_t *c, const char *mode) {
+    cr_assert_eq(rule_alerts(s), c->n_expect, "[%s] %s: expected %zu alert(s), got %zu", mode, c->name,
+                 c->n_expect, rule_alerts(s));
+    for (size_t i = 0; i < c->n_expect; i++) {
+        const expect_t *e = &c->expect[i];
+        const fg_alert_t *a = expect_alert(s, e->pattern, SUBJECT_TYPE, e->subject, e->wkey);
+        cr_assert(a, "[%s] %s: missing %s alert", mode, c->name, e->pattern);
+        if (e->amount >= 0)
+            cr_assert_eq(a->amount_at_risk_fen, e->amount, "[%s] %s: amount %lld, expected %lld", mode, c->name,
+                         (long long)a->amount_at_risk_fen, (long long)e->amount);
+    }
+}
+
+/* one batch and event by event, in the given order and with the other stream first: all four must agree */
+static void run_case(const case_t *c, const char **o, int no) {
+    static const char *modes[4] = {"one batch", "event by event", "other stream first, batch",
+                                   "other stream first, event by event"};
+    for (int m = 0; m < 4; m++) {
+        fg_event_t evs[10];
+        fg_scn_t s;
+        fg_scn_init(&s, o, no);
+        size_t n = build(c, m >= 2, evs);
+        if (m % 2)
+            fg_scn_run_each(&s, evs, n);
+        else
+            fg_scn_run(&s, evs, n);
+        assert_case(&s, c, modes[m]);
+        fg_scn_fini(&s);
+    }
+}
+
+#define IP(e, t, p, i, a, d)                                                                                         \
+    {.src = 'i', .eid = e, .type = t, .patient = p, .inst = i, .adm = a, .day = d, .present = -1}
+#define CHK(e, p, i, a, d, pres)                                                                                     \
+    {.src = 'i', .eid = e, .type = FG_IP_PRESENCE_CHECK, .patient = p, .inst = i, .adm = a, .day = d, .present = pres}
+#define CL(e, v, p, i, a, d, c1, k1, q1, p1)                                                                         \
+    {.src = 'c', .eid = e, .type = v, .patient = p, .inst = i, .adm = a, .day = d, .it = {{c1, k1, q1, p1, ""}}}
+#define CL2(e, v, p, i, a, d, c1, k1, q1, p1, c2, k2, q2, p2)                                                        \
+    {.src = 'c',                                                                                                     \
+     .eid = e,                                                                                                       \
+     .type = v,                                                                                                      \
+     .patient = p,                                                                                                   \
+     .inst = i,                                                                                                      \
+     .adm = a,                                                                                                       \
+     .day = d,                                                                                                       \
+     .it = {{c1, k1, q1, p1, ""}, {c2, k2, q2, p2, ""}}}
+#define CLT(e, p, i, d, c1, q1, p1, tc)                                                                              \
+    {.src = 'c', .eid = e, .type = FG_VISIT_PHARMACY, .patient = p, .inst = i, .day = d,                             \
+     .it = {{c1, FG_ITEM_DRUG, q1, p1, tc}}}
+#define INV(e, t, i, d, c1, q1, tc)                                                                                  \
+    {.src = 'v', .eid = e, .type = t, .inst = i, .day = d, .it = {{c1, FG_ITEM_DRUG, q1, 100, tc}}}
+#define NONE {{"", "", "", 0}}, 0
+
+static case_t g_cases[] = {
+    {"pharmacy claim during an open stay elsewhere fires once a later presence check confirms the stay",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 2, "D1", DRUG, 2, 1000),
+      CHK("k1", "P1", "H1", "A1", 3, 1)},
+     3, {{"claim_in_stay", "P1", "H1" S "A1>c1", 1400}}, 1},
+    {"not yet: an open stay with no inpatient news after the claim does not fire (discharge may be in flight)",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 2, "D1", DRUG, 2, 1000),
+      CHK("k1", "P1", "H1", "A1", 2 - H, 1)},
+     3, NONE},
+    {"outpatient claim between admit and discharge at another hospital fires",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), IP("d1", DISCH, "P1", "H1", "A1", 5),
+      CL("c1", OUTP, "P1", "H2", "", 3, "S1", FG_ITEM_SERVICE, 1, 5000)},
+     3, {{"claim_in_stay", "P1", "H1" S "A1>c1", 3500}}, 1},
+    {"emergency claim one hour before discharge fires",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), IP("d1", DISCH, "P1", "H1", "A1", 5),
+      CL("c1", FG_VISIT_EMERGENCY, "P1", "H2", "", 5 - H, "S1", FG_ITEM_SERVICE, 1, 100)},
+     3, {{"claim_in_stay", "P1", "H1" S "A1>c1", 70}}, 1},
+    {"near miss: claim one hour after discharge does not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), IP("d1", DISCH, "P1", "H1", "A1", 5),
+      CL("c1", PHAR, "P1", "R1", "", 5 + H, "D1", DRUG, 2, 1000)},
+     3, NONE},
+    {"near miss: claim one hour before admission does not fire",
+     {CL("c1", PHAR, "P1", "R1", "", 1 - H, "D1", DRUG, 2, 1000), IP("a1", ADMIT, "P1", "H1", "A1", 1)}, 2, NONE},
+    {"near miss: outpatient claim at the same hospital does not fire (same_institution off)",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", OUTP, "P1", "H1", "", 2, "S1", FG_ITEM_SERVICE, 1, 5000),
+      IP("d1", DISCH, "P1", "H1", "A1", 4)},
+     3,
+     NONE},
+    {"near miss: an inpatient claim of another stay is not an outpatient claim",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", INPT, "P1", "H2", "B1", 2, "S1", FG_ITEM_SERVICE, 1, 5000),
+      IP("d1", DISCH, "P1", "H1", "A1", 4)},
+     3,
+     NONE},
+    {"near miss: another patient's claim does not fire",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P2", "R1", "", 2, "D1", DRUG, 2, 1000),
+      IP("d1", DISCH, "P1", "H1", "A1", 4)},
+     3, NONE},
+    {"two claims during one stay fire two alerts keyed by claim",
+     {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 1, "D1", DRUG, 1, 1000),
+      CL("c2", PHAR, "P1", "R2", "", 2, "D1", DRUG, 1, 2000), IP("d1", DISCH, "P1", "H1", "A1", 4)},
+     4, {{"claim_in_stay", "P1", "H1" S "A1>c1", 700}, {"claim_in_stay", "P1", "H1" S "A1>c2", 1400}}, 2},
+};
+
+ParameterizedTestParameters(claims_during_stay, scenarios) {
+    return cr_make_param_array(case_t, g_cases, sizeof(g_cases) / sizeof(g_cases[0]));
+}
+
+ParameterizedTest(case_t *c, claims_during_stay, scenarios) { run_case(c, NULL, 0); }
+
+Test(claims_during_stay, alert_carries_its_evidence) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t it[] = {{"D1", FG_ITEM_DRUG, 3, 1000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t evs[] = {fg_ev_inpatient("adm-1", ADMIT, "P9", "H7", "S1", 0),
+                        fg_ev_claim("clm-1", "P9", "R3", FG_INST_PHARMACY, PHAR, 2.5, it, 1),
+                        fg_ev_inpatient("dis-1", DISCH, "P9", "H7", "S1", 10)};
+    fg_scn_run(&s, evs, 3);
+    cr_assert_eq(rule_alerts(&s), 1);
+    const fg_alert_t *a = expect_alert(&s, "claim_in_stay", "patient", "P9", "H7" S "S1>clm-1");
+    cr_assert(a);
+    cr_assert_str_eq(a->rule_name_zh, "住院期间门诊/购药");
+    cr_assert_str_eq(a->subject_id, "P9");
+    cr_assert_str_eq(a->institution_id, "R3");
+    cr_assert_eq(a->severity, FG_SEV_HIGH);
+    cr_assert_eq(a->amount_at_risk_fen, 2100);
+    cr_assert_eq(a->window_start, FG_T0);
+    cr_assert_eq(a->window_end, FG_T0 + 10 * FG_MS_PER_DAY);
+    cr_assert_eq(a->event_time, FG_T0 + (int64_t)(2.5 * FG_MS_PER_DAY));
+    cr_assert_eq(a->n_event_ids, 3);
+    cr_assert_str_eq(a->event_ids[0], "adm-1");
+    cr_assert_str_eq(a->event_ids[1], "clm-1");
+    cr_assert_str_eq(a->event_ids[2], "dis-1");
+    cr_assert_str_eq(a->figures[0].name, "hours_after_admission");
+    cr_assert_float_eq(a->figures[0].value, 60.0, 1e-9);
+    cr_assert_str_eq(a->figures[1].name, "hours_before_discharge");
+    cr_assert_float_eq(a->figures[1].value, 180.0, 1e-9);
+    fg_scn_fini(&s);
+}
+
+Test(claims_during_stay, discharge_arriving_later_updates_the_same_alert) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t it[] = {{"D1", FG_ITEM_DRUG, 1, 1000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t evs[] = {fg_ev_inpatient("a", ADMIT, "P8", "H1", "A1", 0),
+                        fg_ev_claim("c", "P8", "R1", FG_INST_PHARMACY, PHAR, 1, it, 1),
+                        fg_ev_inpatient("k", FG_IP_PRESENCE_CHECK, "P8", "H1", "A1", 2),
+                        fg_ev_inpatient("d", DISCH, "P8", "H1", "A1", 3)};
+    evs[2].u.inpatient.present = 1;
+    fg_scn_run(&s, evs, 2);
+    cr_assert_eq(rule_alerts(&s), 0, "the stay is not confirmed open at the claim's time yet");
+    fg_scn_run(&s, &evs[2], 1);
+    cr_assert_eq(rule_alerts(&s), 1, "the presence check a day later confirms it");
+    cr_assert_eq(expect_alert(&s, "claim_in_stay", "patient", "P8", "H1" S "A1>c")->n_event_ids, 2);
+    fg_scn_run(&s, &evs[3], 1);
+    cr_assert_eq(rule_alerts(&s), 1, "the discharge adds evidence to the same alert id");
+    const fg_alert_t *a = expect_alert(&s, "claim_in_stay", "patient", "P8", "H1" S "A1>c");
+    cr_assert_eq(a->n_event_ids, 3);
+    fg_scn_fini(&s);
+}
+
+Test(claims_during_stay, redelivered_batch_publishes_nothing_new) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t it[] = {{"D1", FG_ITEM_DRUG, 1, 1000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t evs[] = {fg_ev_inpatient("a", ADMIT, "P5", "H1", "A1", 0),
+                        fg_ev_claim("c", "P5", "R1", FG_INST_PHARMACY, PHAR, 1, it, 1),
+                        fg_ev_inpatient("d", DISCH, "P5", "H1", "A1", 2)};
+    fg_scn_run(&s, evs, 3);
+    cr_assert_eq(rule_publications(&s), 1);
+    fg_scn_run(&s, evs, 3);
+    fg_scn_run_each(&s, evs, 3);
+    cr_assert_eq(rule_publications(&s), 1, "the same finding is not published again");
+    fg_scn_fini(&s);
+}
+
+Test(claims_during_stay, same_institution_comes_from_config) {
+    case_t c = {"same hospital counts when configured",
+                {IP("a1", ADMIT, "P1", "H1", "A1", 0),
+                 CL("c1", OUTP, "P1", "H1", "", 2, "S1", FG_ITEM_SERVICE, 1, 5000),
+                 IP("d1", DISCH, "P1", "H1", "A1", 3)},
+                3,
+                {{"claim_in_stay", "P1", "H1" S "A1>c1", 3500}},
+                1};
+    const char *o[] = {"detectors.claims_during_stay.same_institution=true"};
+    run_case(&c, o, 1);
+}
+
+Test(claims_during_stay, confirm_open_stay_off_fires_at_once) {
+    case_t c = {"open stay, no later inpatient news, confirm_open_stay=false: fires",
+                {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 2, "D1", DRUG, 2, 1000)},
+                2,
+                {{"claim_in_stay", "P1", "H1" S "A1>c1", 1400}},
+                1};
+    const char *o[] = {"detectors.claims_during_stay.confirm_open_stay=false"};
+    run_case(&c, o, 1);
+}
+
+Test(claims_during_stay, max_stay_days_bounds_an_open_stay) {
+    case_t c = {"an admission with no discharge covers max_stay_days only",
+                {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 6, "D1", DRUG, 1, 100),
+                 CHK("k1", "P1", "H1", "A1", 7, 1)},
+                3, NONE};
+    const char *o[] = {"detectors.claims_during_stay.max_stay_days=5"};
+    run_case(&c, o, 1);
+}
+
+Test(claims_during_stay, switched_off_rule_never_fires) {
+    case_t c = {"off",
+                {IP("a1", ADMIT, "P1", "H1", "A1", 0), CL("c1", PHAR, "P1", "R1", "", 2, "D1", DRUG, 2, 1000),
+                 IP("d1", DISCH, "P1", "H1", "A1", 3)},
+                3, NONE};
+    const char *o[] = {"detectors.claims_during_stay.enabled=false"};
+    run_case(&c, o, 1);
+}

@@ -1,0 +1,297 @@
+/*
+ * test_inventory_mismatch.c - 串换药品 / 进销存不符 against a real redis-server.
+ * Each case states a scenario and the exact alert ids it must produce (none for near-misses);
+ * every case runs as one batch, event by event, and both again with the other stream's events first:
+ * all four must agree. Windows are 30 days aligned to Beijing days since the epoch: days 0..5 lie in
+ * [2025-12-08, 2026-01-07) Beijing time, which ends at day 5.667; an invoicing record of the
+ * institution at day 6 ("pc") tells the rule the window's supply side is complete.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "support/scenario.h"
+
+#define RULE "inventory_mismatch"
+#define SUBJECT_TYPE "institution"
+#define PHAR FG_VISIT_PHARMACY
+#define DRUG FG_ITEM_DRUG
+#define BUY FG_INV_PURCHASE
+#define RET FG_INV_RETURN
+#define COUNT FG_INV_STOCKTAKE
+#define S "\x1f"
+#define WIN "D1" S "2025-12-08"
+#define SALE(e, p, d, q) CL(e, PHAR, p, "R1", "", d, "D1", DRUG, q, 100)
+#define CLOSE INV("pc", BUY, "R1", 6, "D1", 10, "")
+
+/* Fixed arrays, not pointers: Criterion re-executes the test binary for each
+ * parameter, so pointers inside the cases would not survive. */
+typedef struct {
+    char src;        /* 'c' claim, 'i' inpatient, 'v' invoicing */
+    char eid[16];
+    int type;        /* fg_visit_t, fg_ip_type_t or fg_inv_type_t */
+    char patient[12], inst[12], adm[12];
+    double day;
+    int present;     /* presence checks: 0 absent, 1 present */
+    struct {
+        char code[12];
+        fg_item_kind_t kind;
+        double qty;
+        int64_t price;
+        char trace[24];
+    } it[2];
+} step_t;
+
+typedef struct {
+    char pattern[24];
+    char subject[24];
+    char wkey[48];
+    int64_t amount; /* -1: not checked */
+} expect_t;
+
+typedef struct {
+    char name[112];
+    step_t steps[10];
+    size_t n_steps;
+    expect_t expect[3];
+    size_t n_expect;
+} case_t;
+
+/*
+ * builds the case's events; swap: the streams in the reverse order of their first appearance, each
+ * stream keeping its own order (a topic partition is ordered, topics are not ordered against each other)
+ */
+static size_t build(const case_t *c, int swap, fg_event_t *evs) {
+    size_t order[10], n_order = 0;
+    char streams[3];
+    size_t n_streams = 0;
+    for (size_t k = 0; k < c->n_steps; k++)
+        if (!memchr(streams, c->steps[k].src, n_streams)) streams[n_streams++] = c->steps[k].src;
+    for (size_t j = 0; j < n_streams; j++)
+        for (size_t k = 0; k < c->n_steps; k++)
+            if (c->steps[k].src == streams[swap ? n_streams - 1 - j : j]) order[n_order++] = k;
+    for (size_t k = 0; k < c->n_steps; k++) {
+        const step_t *s = &c->steps[swap ? order[k] : k];
+        fg_titem_t items[2];
+        uint32_t n = 0;
+        for (int j = 0; j < 2; j++)
+            if (s->it[j].code[0])
+                items[n++] = (fg_titem_t){s->it[j].code, s->it[j].kind, s->it[j].qty, s->it[j].price, FG_DAYS_ABSENT,
+                                          s->it[j].trace[0] ? s->it[j].trace : NULL};
+        if (s->src == 'c') {
+            evs[k] = fg_ev_claim(s->eid, s->patient, s->inst, s->type == FG_VISIT_PHARMACY ? FG_INST_PHARMACY
+                                                                                           : FG_INST_HOSPITAL,
+                                 (fg_visit_t)s->type, s->day, items, n);
+            if (s->adm[0]) evs[k].u.claim.admission_id = s->adm;
+        } else if (s->src == 'i') {
+            evs[k] = fg_ev_inpatient(s->eid, (fg_ip_type_t)s->type, s->patient, s->inst, s->adm, s->day);
+            if (s->type == FG_IP_PRESENCE_CHECK) {
+                evs[k].u.inpatient.present = s->present;
+                evs[k].u.inpatient.check_method = FG_CHECK_FACE;
+            }
+        } else {
+            evs[k] = fg_ev_invoicing(s->eid, s->inst, (fg_inv_type_t)s->type, s->day, items, n);
+        }
+    }
+    return c->n_steps;
+}
+
+/* alerts of this rule published so far (other rules run in the same processor) */
+static size_t rule_alerts(fg_scn_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n++;
+    }
+    return n;
+}
+
+/* publications of this rule so far, counting re-publications */
+static int rule_publications(fg_scn_t *s) {
+    int n = 0;
+    for (size_t i = 0; i < s->n_ids; i++) {
+        const fg_alert_t *a = fg_scn_alert(s, s->ids[i]);
+        if (a && !strcmp(a->rule_id, RULE)) n += s->published[i];
+    }
+    return n;
+}
+
+static const fg_alert_t *expect_alert(fg_scn_t *s, const char *pattern, const char *subject_type,
+                                      const char *subject, const char *wkey) {
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, RULE, pattern, subject_type, subject, wkey);
+    return fg_scn_alert(s, id);
+}
+
+static void assert_case(fg_scn_t *s, const case_t *c, const char *mode) {
+    cr_assert_eq(rule_alerts(s), c->n_expect, "[%s] %s: expected %zu alert(s), got %zu", mode, c->name,
+                 c->n_expect, rule_alerts(s));
+    for (size_t i = 0; i < c->n_expect; i++) {
+        const expect_t *e = &c->expect[i];
+        const fg_alert_t *a = expect_alert(s, e->pattern, SUBJECT_TYPE, e->subject, e->wkey);
+        cr_assert(a, "[%s] %s: missing %s alert", mode, c->name, e->pattern);
+        if (e->amount >= 0)
+            cr_assert_eq(a->amount_at_risk_fen, e->amount, "[%s] %s: amount %lld, expected %lld", mode, c->name,
+                         (long long)a->amount_at_risk_fen, (long long)e->amount);
+    }
+}
+
+/* one batch and event by event, in the given order and with the other stream first: all four must agree */
+static void run_case(const case_t *c, const char **o, int no) {
+    static const char *modes[4] = {"one batch", "event by event", "other stream first, batch",
+                                   "other stream first, event by event"};
+    for (int m = 0; m < 4; m++) {
+        fg_event_t evs[10];
+        fg_scn_t s;
+        fg_scn_init(&s, o, no);
+        size_t n = build(c, m >= 2, evs);
+        if (m % 2)
+            fg_scn_run_each(&s, evs, n);
+        else
+            fg_scn_run(&s, evs, n);
+        assert_case(&s, c, modes[m]);
+        fg_scn_fini(&s);
+    }
+}
+
+#define IP(e, t, p, i, a, d)                                                                                         \
+    {.src = 'i', .eid = e, .type = t, .patient = p, .inst = i, .adm = a, .day = d, .present = -1}
+#define CHK(e, p, i, a, d, pres)                                                                                     \
+    {.src = 'i', .eid = e, .type = FG_IP_PRESENCE_CHECK, .patient = p, .inst = i, .adm = a, .day = d, .present = pres}
+#define CL(e, v, p, i, a, d, c1, k1, q1, p1)                                                                         \
+    {.src = 'c', .eid = e, .type = v, .patient = p, .inst = i, .adm = a, .day = d, .it = {{c1, k1, q1, p1, ""}}}
+#define CL2(e, v, p, i, a, d, c1, k1, q1, p1, c2, k2, q2, p2)                                                        \
+    {.src = 'c',                                                                                                     \
+     .eid = e,                                                                                                       \
+     .type = v,                                                                                                      \
+     .patient = p,                                                                                                   \
+     .inst = i,                                                                                                      \
+     .adm = a,                                                                                                       \
+     .day = d,                                                                                                       \
+     .it = {{c1, k1, q1, p1, ""}, {c2, k2, q2, p2, ""}}}
+#define CLT(e, p, i, d, c1, q1, p1, tc)                                                                              \
+    {.src = 'c', .eid = e, .type = FG_VISIT_PHARMACY, .patient = p, .inst = i, .day = d,                             \
+     .it = {{c1, FG_ITEM_DRUG, q1, p1, tc}}}
+#define INV(e, t, i, d, c1, q1, tc)                                                                                  \
+    {.src = 'v', .eid = e, .type = t, .inst = i, .day = d, .it = {{c1, FG_ITEM_DRUG, q1, 100, tc}}}
+#define NONE {{"", "", "", 0}}, 0
+
+static case_t g_cases[] = {
+    {"insured sales 35 exceed purchases 20 + opening stock 10 (+5%) fire",
+     {INV("k1", COUNT, "R1", 0, "D1", 10, ""), INV("p1", BUY, "R1", 1, "D1", 20, ""), CLOSE, SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 15), SALE("c3", "P3", 4, 5)},
+     6, {{"sales_exceed_supply", "R1", WIN, 350}}, 1},
+    {"near miss: sales equal to purchases + stock do not fire",
+     {INV("k1", COUNT, "R1", 0, "D1", 10, ""), INV("p1", BUY, "R1", 1, "D1", 20, ""), CLOSE, SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 15)},
+     5, NONE},
+    {"near miss: sales 31 within 5% of supply 30 do not fire",
+     {INV("k1", COUNT, "R1", 0, "D1", 10, ""), INV("p1", BUY, "R1", 1, "D1", 20, ""), CLOSE, SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 16)},
+     5, NONE},
+    {"returns to the supplier reduce supply: bought 30, returned 10, sold 25 fires",
+     {INV("p1", BUY, "R1", 1, "D1", 30, ""), INV("r1", RET, "R1", 2, "D1", 10, ""), CLOSE, SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 10)},
+     5, {{"sales_exceed_supply", "R1", WIN, 350}}, 1},
+    {"another institution's purchases do not count",
+     {INV("k1", COUNT, "R1", 0, "D1", 10, ""), INV("p1", BUY, "R2", 1, "D1", 100, ""), CLOSE,
+      SALE("c1", "P1", 2, 15), SALE("c2", "P2", 3, 15)},
+     5, {{"sales_exceed_supply", "R1", WIN, 1400}}, 1},
+    {"near miss: a stocktake before the window is its opening stock (25 + 5 bought, 30 sold)",
+     {INV("k0", COUNT, "R1", -30, "D1", 25, ""), INV("p1", BUY, "R1", 1, "D1", 5, ""), CLOSE, SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 15)},
+     5, NONE},
+    {"not yet: a window is not judged before the invoicing stream has passed its end",
+     {INV("k1", COUNT, "R1", 0, "D1", 10, ""), INV("p1", BUY, "R1", 1, "D1", 20, ""), SALE("c1", "P1", 2, 15),
+      SALE("c2", "P2", 3, 15), SALE("c3", "P3", 4, 5)},
+     5, NONE},
+    {"near miss: a drug the institution never reported in invoicing is not judged",
+     {INV("pc", BUY, "R1", 6, "D2", 10, ""), SALE("c1", "P1", 2, 15), SALE("c2", "P2", 3, 15)}, 3, NONE},
+};
+
+ParameterizedTestParameters(inventory_mismatch, scenarios) {
+    return cr_make_param_array(case_t, g_cases, sizeof(g_cases) / sizeof(g_cases[0]));
+}
+
+ParameterizedTest(case_t *c, inventory_mismatch, scenarios) { run_case(c, NULL, 0); }
+
+Test(inventory_mismatch, alert_carries_its_evidence) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[6];
+    size_t n = build(&g_cases[0], 0, evs);
+    fg_scn_run(&s, evs, n);
+    cr_assert_eq(rule_alerts(&s), 1);
+    const fg_alert_t *a = expect_alert(&s, "sales_exceed_supply", "institution", "R1", WIN);
+    cr_assert(a);
+    cr_assert_str_eq(a->rule_name_zh, "串换药品 / 进销存不符");
+    cr_assert_str_eq(a->institution_id, "R1");
+    cr_assert_eq(a->window_start, FG_T0 - 24 * FG_MS_PER_DAY - 8 * FG_MS_PER_HOUR);
+    cr_assert_eq(a->window_end, a->window_start + 30 * FG_MS_PER_DAY);
+    cr_assert_eq(a->n_event_ids, 2);
+    cr_assert_str_eq(a->event_ids[0], "k1");
+    cr_assert_str_eq(a->event_ids[1], "p1");
+    cr_assert_str_eq(a->figures[0].name, "insured_sales_qty");
+    cr_assert_float_eq(a->figures[0].value, 35.0, 1e-9);
+    cr_assert_float_eq(a->figures[0].threshold, 31.5, 1e-9);
+    cr_assert_str_eq(a->figures[1].name, "purchased_qty");
+    cr_assert_float_eq(a->figures[1].value, 20.0, 1e-9);
+    cr_assert_str_eq(a->figures[3].name, "opening_stock_qty");
+    cr_assert_float_eq(a->figures[3].value, 10.0, 1e-9);
+    cr_assert_str_eq(a->figures[4].name, "excess_qty");
+    cr_assert_float_eq(a->figures[4].value, 5.0, 1e-9);
+    fg_scn_fini(&s);
+}
+
+Test(inventory_mismatch, redelivered_claims_are_not_counted_twice) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[6];
+    size_t n = build(&g_cases[1], 0, evs); /* sales exactly equal to supply */
+    fg_scn_run(&s, evs, n);
+    fg_scn_run(&s, evs, n);     /* the whole batch again */
+    fg_scn_run_each(&s, evs, n); /* and event by event */
+    cr_assert_eq(rule_alerts(&s), 0, "re-delivered sales must not add up to 60 > 30");
+    fg_scn_fini(&s);
+}
+
+Test(inventory_mismatch, redelivered_batch_publishes_nothing_new) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[6];
+    size_t n = build(&g_cases[0], 0, evs);
+    fg_scn_run(&s, evs, n);
+    cr_assert_eq(rule_publications(&s), 1);
+    fg_scn_run(&s, evs, n);
+    fg_scn_run_each(&s, evs, n);
+    cr_assert_eq(rule_publications(&s), 1);
+    fg_scn_fini(&s);
+}
+
+Test(inventory_mismatch, a_late_sale_updates_the_same_alert) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_event_t evs[6];
+    size_t n = build(&g_cases[0], 0, evs);
+    fg_scn_run(&s, evs, n);
+    fg_titem_t it[] = {{"D1", FG_ITEM_DRUG, 5, 100, FG_DAYS_ABSENT, NULL}};
+    fg_event_t more = fg_ev_claim("c4", "P4", "R1", FG_INST_PHARMACY, PHAR, 4.5, it, 1);
+    fg_scn_run(&s, &more, 1);
+    cr_assert_eq(rule_alerts(&s), 1);
+    const fg_alert_t *a = expect_alert(&s, "sales_exceed_supply", "institution", "R1", WIN);
+    cr_assert_float_eq(a->figures[0].value, 40.0, 1e-9);
+    cr_assert_eq(a->amount_at_risk_fen, 700);
+    fg_scn_fini(&s);
+}
+
+Test(inventory_mismatch, thresholds_come_from_config) {
+    const char *o[] = {"detectors.inventory_mismatch.tolerance_pct=20"};
+    case_t c = g_cases[0];
+    c.n_expect = 0; /* 35 <= 30 x 1.2 */
+    run_case(&c, o, 1);
+    const char *o2[] = {"detectors.inventory_mismatch.tolerance_pct=0"};
+    case_t d = g_cases[2]; /* 31 > 30 without the 5% */
+    d.n_expect = 1;
+    d.expect[0] = (expect_t){"sales_exceed_supply", "R1", WIN, 70};
+    run_case(&d, o2, 1);
+}
