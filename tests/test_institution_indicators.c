@@ -1,0 +1,322 @@
+/*
+ * test_institution_indicators.c - 次均费用 / 平均住院日 / 住院人次 against a real
+ * redis-server. Each case replays a realistic history (20 days of a stable
+ * indicator with noise at institution H1) and then one day at a chosen
+ * distance from the trailing baseline, as one batch and again event by event
+ * (which must agree). The expected bar is computed with the baseline primitive
+ * (hand-checked in test_baseline.c) over the same daily values.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "state/baseline.h"
+#include "support/scenario.h"
+
+#define RULE "institution_indicators"
+#define MAXEV 1400
+
+enum { K_COST = 0, K_LOS, K_ADM };
+
+/* daily noise of the history (index = day) */
+static const double g_noise_cost[20] = {3600, -2400, 1500, -4500, 2700, -900, 3300, -3000, 600,  -1800,
+                                        4200, -2700, 2100, -600,  3000, -3900, 900, -2100, 2400, -1200}; /* fen */
+static const double g_noise_los[20] = {0.9, -0.6, 0.4, -1.1, 0.7, -0.2, 0.8, -0.8, 0.1, -0.5,
+                                       1.0, -0.7, 0.5, -0.1, 0.8, -1.0, 0.2, -0.5, 0.6, -0.3}; /* days */
+static const int g_noise_adm[20] = {4, -3, 2, -5, 3, -1, 4, -4, 1, -2, 5, -3, 2, 0, 4, -5, 1, -2, 3, -1};
+
+#define COST_BASE 30000.0 /* fen per visit */
+#define COST_VISITS 25
+#define LOS_BASE 8.0 /* days */
+#define LOS_DISCHARGES 6
+#define ADM_BASE 20
+
+/* Fixed arrays, not pointers: Criterion re-executes the binary per parameter. */
+typedef struct {
+    char name[100];
+    int kind;
+    int history_days;    /* days 0 .. history_days-1; the tested day is history_days */
+    double k_sigma;      /* the tested day's value: baseline mean + k_sigma x baseline std */
+    int volume;          /* visits or discharges on the tested day (admissions: the value itself) */
+    int discharge_first; /* LOS: the tested day's DISCHARGEs arrive before their ADMITs */
+    int expect;
+} ii_case_t;
+
+static ii_case_t g_cases[] = {
+    {"cost per visit: spike at mean + 3.5 sigma over 20 days with 25 visits fires", K_COST, 20, 3.5, 25, 0, 1},
+    {"near miss: cost per visit at mean + 2.9 sigma does not fire", K_COST, 20, 2.9, 25, 0, 0},
+    {"near miss: cost spike with only 5 days of history does not fire", K_COST, 5, 3.5, 25, 0, 0},
+    {"near miss: cost spike on 19 visits (min 20) does not fire", K_COST, 20, 6.0, 19, 0, 0},
+    {"cost per visit: spike on exactly 20 visits fires", K_COST, 20, 6.0, 20, 0, 1},
+    {"length of stay: 6 discharges at mean + 3.5 sigma fire (admit first)", K_LOS, 20, 3.5, 6, 0, 1},
+    {"length of stay: discharges before their admissions still fire", K_LOS, 20, 3.5, 6, 1, 1},
+    {"near miss: length of stay at mean + 2.9 sigma does not fire", K_LOS, 20, 2.9, 6, 1, 0},
+    {"near miss: length of stay spike on 4 discharges (min 5) does not fire", K_LOS, 20, 6.0, 4, 0, 0},
+    {"near miss: length of stay spike with 6 days of history does not fire", K_LOS, 6, 3.5, 6, 0, 0},
+    {"admissions: count at mean + 3.5 sigma fires", K_ADM, 20, 3.5, 0, 0, 1},
+    {"near miss: admissions at mean + 2.9 sigma do not fire", K_ADM, 20, 2.9, 0, 0, 0},
+};
+
+static const char *pattern_of(int kind) {
+    return kind == K_COST ? "cost_per_visit" : kind == K_LOS ? "length_of_stay" : "admissions";
+}
+
+/* the history's daily values (indicator units) and the bar the tested day faces */
+static size_t history(int kind, int days, double *x) {
+    for (int d = 0; d < days; d++)
+        x[d] = kind == K_COST ? (COST_BASE + g_noise_cost[d]) / 100.0
+               : kind == K_LOS ? LOS_BASE + g_noise_los[d]
+                               : (double)(ADM_BASE + g_noise_adm[d]);
+    return (size_t)days;
+}
+
+static double expected_bar(int kind, int days, double *mean, double *std) {
+    double x[32];
+    fg_baseline_t b;
+    fg_baseline_stats(x, NULL, history(kind, days, x), 0.2, &b);
+    return fg_baseline_bar(&b, 0.2, 3.0, 5.0, kind == K_ADM, mean, std);
+}
+
+/* ---------- event builders (strings live in static storage) ---------- */
+
+static char g_ids[MAXEV][24], g_pats[MAXEV][24], g_adms[MAXEV][24];
+static fg_event_t g_evs[MAXEV];
+
+static void add_claim(size_t *n, const char *tag, int day, int i, int64_t total_fen) {
+    size_t k = (*n)++;
+    cr_assert(k < MAXEV);
+    snprintf(g_ids[k], sizeof(g_ids[k]), "c%s%d_%02d", tag, day, i);
+    snprintf(g_pats[k], sizeof(g_pats[k]), "P%s%d_%d", tag, day, i);
+    fg_titem_t it = {"110200001", FG_ITEM_SERVICE, 1, total_fen, FG_DAYS_ABSENT, NULL};
+    g_evs[k] = fg_ev_claim(g_ids[k], g_pats[k], "H1", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, day + 0.1 + i * 0.01,
+                           &it, 1);
+}
+
+static void add_ip(size_t *n, const char *tag, fg_ip_type_t type, int day, int i, double t) {
+    size_t k = (*n)++;
+    cr_assert(k < MAXEV);
+    snprintf(g_ids[k], sizeof(g_ids[k]), "%c%s%d_%02d", type == FG_IP_ADMIT ? 'a' : 'd', tag, day, i);
+    snprintf(g_pats[k], sizeof(g_pats[k]), "P%s%d_%d", tag, day, i);
+    snprintf(g_adms[k], sizeof(g_adms[k]), "S%s%d_%d", tag, day, i);
+    g_evs[k] = fg_ev_inpatient(g_ids[k], type, g_pats[k], "H1", g_adms[k], t);
+}
+
+/* a stay discharged on `day` (CST) after los days; admit and/or discharge events */
+static void add_stay(size_t *n, const char *tag, int day, int i, double los, int admit, int discharge) {
+    double dt = day + 0.2 + i * 0.01;
+    if (admit) add_ip(n, tag, FG_IP_ADMIT, day, i, dt - los);
+    if (discharge) add_ip(n, tag, FG_IP_DISCHARGE, day, i, dt);
+}
+
+static size_t build(const ii_case_t *c, const char *tag) {
+    size_t n = 0;
+    double mean, std;
+    expected_bar(c->kind, c->history_days, &mean, &std);
+    double target = mean + c->k_sigma * std;
+    int t = c->history_days;
+    for (int d = 0; d < c->history_days; d++) {
+        if (c->kind == K_COST)
+            for (int i = 0; i < COST_VISITS; i++) add_claim(&n, tag, d, i, (int64_t)(COST_BASE + g_noise_cost[d]));
+        else if (c->kind == K_LOS)
+            for (int i = 0; i < LOS_DISCHARGES; i++) add_stay(&n, tag, d, i, LOS_BASE + g_noise_los[d], 1, 1);
+        else
+            for (int i = 0; i < ADM_BASE + g_noise_adm[d]; i++) add_ip(&n, tag, FG_IP_ADMIT, d, i, d + 0.1 + i * 0.005);
+    }
+    if (c->kind == K_COST) {
+        /* whole 10 fen so the fund-paid share is exactly 70 %; up for a spike, down for a near miss */
+        int64_t fen = (int64_t)(c->expect ? ceil(target * 10.0) : floor(target * 10.0)) * 10;
+        for (int i = 0; i < c->volume; i++) add_claim(&n, tag, t, i, fen);
+    } else if (c->kind == K_LOS) {
+        double los = target + (c->expect ? 0.01 : -0.01);
+        if (c->discharge_first) {
+            for (int i = 0; i < c->volume; i++) add_stay(&n, tag, t, i, los, 0, 1);
+            for (int i = 0; i < c->volume; i++) add_stay(&n, tag, t, i, los, 1, 0);
+        } else {
+            for (int i = 0; i < c->volume; i++) add_stay(&n, tag, t, i, los, 1, 1);
+        }
+    } else {
+        int count = c->expect ? (int)ceil(target + 1e-9) : (int)floor(target - 1e-9);
+        for (int i = 0; i < count; i++) add_ip(&n, tag, FG_IP_ADMIT, t, i, t + 0.1 + i * 0.005);
+    }
+    return n;
+}
+
+/* ---------- helpers over the scenario's published alerts ---------- */
+
+static size_t count_rule(fg_scn_t *s) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_ids; i++)
+        if (!strcmp(fg_scn_alert(s, s->ids[i])->rule_id, RULE)) k++;
+    return k;
+}
+
+static int published_of(fg_scn_t *s, const char *id) {
+    for (size_t i = 0; i < s->n_ids; i++)
+        if (!strcmp(s->ids[i], id)) return s->published[i];
+    return 0;
+}
+
+static void day_id(char *id, const char *pattern, int day) {
+    char date[16];
+    fg_day_str(fg_day_of(FG_T0, FG_CST_OFFSET_MS) + day, date, sizeof(date));
+    fg_alert_make_id(id, RULE, pattern, "institution", "H1", date);
+}
+
+/* what the tested day's alert must show */
+static void check_alert(const ii_case_t *c, const fg_alert_t *a, const char *mode) {
+    double mean, std;
+    double bar = expected_bar(c->kind, c->history_days, &mean, &std);
+    cr_assert_str_eq(a->rule_name_zh, "次均费用 / 平均住院日 / 住院人次");
+    cr_assert_str_eq(a->subject_type, "institution");
+    cr_assert_str_eq(a->institution_id, "H1");
+    cr_assert_eq(a->window_start, FG_T0 + (int64_t)c->history_days * FG_MS_PER_DAY - 8 * FG_MS_PER_HOUR);
+    cr_assert_eq(a->window_end - a->window_start, FG_MS_PER_DAY);
+    cr_assert_str_eq(a->figures[0].name, pattern_of(c->kind));
+    cr_assert_float_eq(a->figures[0].threshold, bar, 1e-6 * bar, "[%s] %s: bar %f vs %f", mode, c->name,
+                       a->figures[0].threshold, bar);
+    cr_assert_gt(a->figures[0].value, a->figures[0].threshold);
+    cr_assert_float_eq(a->figures[1].threshold, 3.0, 1e-12);
+    cr_assert_float_eq(a->figures[3].value, (double)c->history_days, 1e-12);
+    cr_assert_float_eq(a->figures[3].threshold, 7.0, 1e-12);
+    if (c->kind == K_COST) {
+        cr_assert_str_eq(a->figures[2].name, "visits");
+        cr_assert_float_eq(a->figures[2].value, (double)c->volume, 1e-12);
+        cr_assert_float_eq(a->figures[2].threshold, 20.0, 1e-12);
+        double expect_amount = (a->figures[0].value - mean) * 100.0 * c->volume * 0.7;
+        cr_assert(llabs(a->amount_at_risk_fen - (int64_t)llround(expect_amount)) <= 1, "[%s] amount %lld vs %f", mode,
+                  (long long)a->amount_at_risk_fen, expect_amount);
+        cr_assert_eq(a->n_event_ids, 8, "the 8 largest claims of the day");
+    } else if (c->kind == K_LOS) {
+        cr_assert_float_eq(a->figures[2].value, (double)c->volume, 1e-12);
+        cr_assert_float_eq(a->figures[0].value, mean + c->k_sigma * std + 0.01, 1e-3);
+        cr_assert_eq(a->amount_at_risk_fen, 0);
+        cr_assert_eq(a->n_event_ids, (uint32_t)c->volume);
+    } else {
+        cr_assert_float_eq(a->figures[0].value, ceil(mean + c->k_sigma * std + 1e-9), 1e-12);
+        cr_assert_str_eq(a->figures[2].name, "admitted_patients");
+        cr_assert_float_eq(a->figures[2].threshold, 5.0, 1e-12);
+        cr_assert_eq(a->n_event_ids, 8);
+    }
+}
+
+ParameterizedTestParameters(institution_indicators, scenarios) {
+    return cr_make_param_array(ii_case_t, g_cases, sizeof(g_cases) / sizeof(g_cases[0]));
+}
+
+ParameterizedTest(ii_case_t *c, institution_indicators, scenarios) {
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, pattern_of(c->kind), c->history_days);
+    fg_alert_t seen[2];
+    const char *modes[] = {"one batch", "event by event"};
+    for (int m = 0; m < 2; m++) {
+        fg_scn_t s;
+        /* LOS histories also admit patients: keep the admissions indicator out of those cases */
+        const char *o[] = {"detectors.institution_indicators.min_admissions=100000"};
+        fg_scn_init(&s, o, c->kind == K_LOS);
+        size_t n = build(c, m ? "e" : "b");
+        if (m) fg_scn_run_each(&s, g_evs, n);
+        else fg_scn_run(&s, g_evs, n);
+        cr_assert_eq(count_rule(&s), (size_t)c->expect, "[%s] %s: %zu alert(s)", modes[m], c->name, count_rule(&s));
+        if (c->expect) {
+            const fg_alert_t *a = fg_scn_alert(&s, id);
+            cr_assert(a, "[%s] %s: missing alert %s", modes[m], c->name, id);
+            check_alert(c, a, modes[m]);
+            seen[m] = *a;
+        }
+        fg_scn_fini(&s);
+    }
+    if (c->expect) { /* both modes end with the same finding */
+        cr_assert_float_eq(seen[0].figures[0].value, seen[1].figures[0].value, 1e-9);
+        cr_assert_eq(seen[0].amount_at_risk_fen, seen[1].amount_at_risk_fen);
+        cr_assert_eq(seen[0].n_event_ids, seen[1].n_event_ids);
+    }
+}
+
+static const ii_case_t g_cost_spike = {"cost spike", K_COST, 20, 3.5, 25, 0, 1};
+
+Test(institution_indicators, cost_alert_names_the_days_largest_claims_and_latest_time) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    size_t n = build(&g_cost_spike, "v");
+    fg_scn_run(&s, g_evs, n);
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, "cost_per_visit", 20);
+    const fg_alert_t *a = fg_scn_alert(&s, id);
+    cr_assert(a);
+    /* all spike-day claims cost the same: ties broken by claim id */
+    cr_assert_str_eq(a->event_ids[0], "cv20_00");
+    cr_assert_str_eq(a->event_ids[7], "cv20_07");
+    cr_assert_eq(a->event_time, g_evs[n - 1].event_time_ms, "latest claim of the day");
+    cr_assert_eq(a->late_events, 0);
+    cr_assert(strstr(a->summary, "cost_per_visit on 2026-01-21"), "%s", a->summary);
+    fg_scn_fini(&s);
+}
+
+Test(institution_indicators, more_claims_the_same_day_update_the_same_alert) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    size_t n = build(&g_cost_spike, "u");
+    fg_scn_run(&s, g_evs, n);
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, "cost_per_visit", 20);
+    cr_assert_eq(published_of(&s, id), 1);
+    size_t m = 0;
+    add_claim(&m, "u2", 20, 30, (int64_t)g_evs[n - 1].u.claim.total_fen); /* one more expensive visit */
+    fg_scn_run(&s, g_evs, m);
+    cr_assert_eq(count_rule(&s), 1, "still one finding");
+    cr_assert_eq(published_of(&s, id), 2, "re-published with more evidence");
+    cr_assert_float_eq(fg_scn_alert(&s, id)->figures[2].value, 26.0, 1e-12);
+    fg_scn_fini(&s);
+}
+
+Test(institution_indicators, redelivered_batch_publishes_nothing_new) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    size_t n = build(&g_cost_spike, "r");
+    fg_scn_run(&s, g_evs, n);
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, "cost_per_visit", 20);
+    cr_assert_eq(published_of(&s, id), 1);
+    double v = fg_scn_alert(&s, id)->figures[0].value;
+    fg_scn_run(&s, g_evs, n); /* a crash before commit re-delivers the batch */
+    fg_scn_run(&s, g_evs + n - 5, 5);
+    cr_assert_eq(published_of(&s, id), 1, "counted once: nothing new to publish");
+    cr_assert_eq(count_rule(&s), 1);
+    cr_assert_float_eq(fg_scn_alert(&s, id)->figures[0].value, v, 1e-12);
+    fg_scn_fini(&s);
+}
+
+Test(institution_indicators, thresholds_come_from_config) {
+    const char *o[] = {"detectors.institution_indicators.sigma=4"};
+    fg_scn_t s;
+    fg_scn_init(&s, o, 1);
+    size_t n = build(&g_cost_spike, "k");
+    fg_scn_run(&s, g_evs, n);
+    cr_assert_eq(count_rule(&s), 0, "3.5 sigma is below a configured 4 sigma");
+    fg_scn_fini(&s);
+
+    const char *o2[] = {"detectors.institution_indicators.min_baseline_days=21"};
+    fg_scn_init(&s, o2, 1);
+    n = build(&g_cost_spike, "k2");
+    fg_scn_run(&s, g_evs, n);
+    cr_assert_eq(count_rule(&s), 0, "20 days of history are fewer than a configured 21");
+    fg_scn_fini(&s);
+}
+
+Test(institution_indicators, a_discharge_whose_admission_never_arrives_is_not_a_length) {
+    const ii_case_t c = {"los", K_LOS, 20, 3.5, 6, 1, 1};
+    const char *o[] = {"detectors.institution_indicators.min_admissions=100000"};
+    fg_scn_t s;
+    fg_scn_init(&s, o, 1);
+    size_t n = build(&c, "x");
+    fg_scn_run(&s, g_evs, n - 6); /* the tested day's ADMITs are the last 6 events: withheld */
+    cr_assert_eq(count_rule(&s), 0, "no admit time, no length of stay");
+    fg_scn_run(&s, g_evs + n - 6, 6); /* they arrive: the stays count on their discharge day */
+    cr_assert_eq(count_rule(&s), 1);
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, "length_of_stay", 20);
+    cr_assert(fg_scn_alert(&s, id));
+    fg_scn_fini(&s);
+}
