@@ -8,9 +8,35 @@
 #include "detector.h"
 
 extern const fg_detector_t fg_det_readmission_burst;
+extern const fg_detector_t fg_det_blacklist_hit;
+extern const fg_detector_t fg_det_restriction_violation;
+extern const fg_detector_t fg_det_rx_without_prescription;
+extern const fg_detector_t fg_det_large_unregistered;
+extern const fg_detector_t fg_det_institution_indicators;
+extern const fg_detector_t fg_det_high_value_usage;
+extern const fg_detector_t fg_det_prescription_volume;
+extern const fg_detector_t fg_det_duplicate_billing;
+extern const fg_detector_t fg_det_card_misuse;
+extern const fg_detector_t fg_det_claims_during_stay;
+extern const fg_detector_t fg_det_bed_hanging;
+extern const fg_detector_t fg_det_inventory_mismatch;
+extern const fg_detector_t fg_det_trace_code_reuse;
 
 const fg_detector_t *const fg_detectors[] = {
     &fg_det_readmission_burst,
+    &fg_det_blacklist_hit,
+    &fg_det_restriction_violation,
+    &fg_det_rx_without_prescription,
+    &fg_det_large_unregistered,
+    &fg_det_institution_indicators,
+    &fg_det_high_value_usage,
+    &fg_det_prescription_volume,
+    &fg_det_duplicate_billing,
+    &fg_det_card_misuse,
+    &fg_det_claims_during_stay,
+    &fg_det_bed_hanging,
+    &fg_det_inventory_mismatch,
+    &fg_det_trace_code_reuse,
     NULL,
 };
 
