@@ -715,11 +715,12 @@ static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_bef
     uint64_t total = pl->consumed[0] + pl->consumed[1] + pl->consumed[2];
     double secs = (double)(fg_mono_us() - since_us) / 1e6;
     FG_INFO("stats: consumed claims=%llu inpatient=%llu invoicing=%llu (%.0f ev/s) dead_letter=%llu alerts=%llu "
-            "suppressed=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu",
+            "suppressed=%llu late=%llu control=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu",
             (unsigned long long)pl->consumed[0], (unsigned long long)pl->consumed[1],
             (unsigned long long)pl->consumed[2], secs > 0 ? (double)(total - consumed_before) / secs : 0.0,
             (unsigned long long)pl->dead_lettered, (unsigned long long)pl->alerts_published,
-            (unsigned long long)ps.alerts_suppressed, (unsigned long long)ss.round_trips,
+            (unsigned long long)ps.alerts_suppressed, (unsigned long long)ps.late_events,
+            (unsigned long long)pl->control_applied, (unsigned long long)ss.round_trips,
             (unsigned long long)ss.commands, (unsigned long long)pl->commits);
 }
 

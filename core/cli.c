@@ -9,6 +9,7 @@
 #include "consumers/pipeline.h"
 #include "core/log.h"
 #include "core/settings.h"
+#include "detectors/detector.h"
 
 static volatile sig_atomic_t g_stop = 0, g_reload = 0;
 static void on_signal(int sig) {
@@ -92,6 +93,32 @@ int fg_cli_run(int argc, char **argv) {
     fg_config_destroy(cf);
     FG_INFO("fundguard stopped (exit code %d)", rc);
     return rc;
+}
+
+/* `fundguard rules`: the rule catalogue as a markdown table, from the detector descriptors */
+int fg_cli_rules(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fg_config_t *cf = fg_config_create();
+    fg_settings_declare(cf);
+    printf("| rule | 中文 / English | reads | fires when | settings (defaults) |\n");
+    printf("|---|---|---|---|---|\n");
+    for (size_t i = 0; fg_detectors[i]; i++) {
+        const fg_detector_t *det = fg_detectors[i];
+        printf("| `%s` | %s<br>%s | ", det->name, det->name_zh, det->name_en);
+        const char *sep = "";
+        for (int s = 0; s < FG_STREAM_COUNT; s++)
+            if (det->streams & FG_STREAM_BIT(s)) {
+                printf("%s%s", sep, fg_stream_name((fg_stream_t)s));
+                sep = ", ";
+            }
+        printf(" | %s | ", det->description);
+        for (size_t k = 0; k < det->n_conf; k++)
+            printf("%s`%s`=%s", k ? ", " : "", det->conf[k].key, det->conf[k].def ? det->conf[k].def : "unset");
+        printf(" |\n");
+    }
+    fg_config_destroy(cf);
+    return 0;
 }
 
 int fg_cli_config_doc(int argc, char **argv) {

@@ -6,6 +6,8 @@
 
 /** @brief `fundguard run`: argv[0] is "run". @returns the process exit code. */
 int fg_cli_run(int argc, char **argv);
+/** @brief `fundguard rules`: the rule catalogue (markdown), as in the README. */
+int fg_cli_rules(int argc, char **argv);
 /** @brief `fundguard config-doc`: prints docs/CONFIGURATION.md. */
 int fg_cli_config_doc(int argc, char **argv);
 

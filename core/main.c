@@ -16,6 +16,7 @@ static void usage(FILE *out) {
             "commands:\n"
             "  run          consume claims/inpatient/invoicing, detect, publish alerts\n"
             "  broker       start the embedded Kafka-protocol broker (development, tests, demo)\n"
+            "  rules        print the rule catalogue (markdown)\n"
             "  config-doc   print the reference of every configuration key (markdown)\n"
             "  version      print the version\n"
             "\n"
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "broker")) return fg_broker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return fg_cli_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-doc")) return fg_cli_config_doc(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rules")) return fg_cli_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("fundguard %s\n", FG_VERSION);
         return 0;

@@ -8,7 +8,8 @@
  *  - pattern "person": patient_id of claims and inpatient events (subject type
  *    "patient"), and the card of claims (subject type "card": lists may carry
  *    社保卡号 as well as personal ids).
- * One alert per listed subject per event-time day (UTC, window key
+ * One alert per listed subject per event-time day (China Standard Time, UTC+8, like
+ * the other day-based rules; window key
  * "YYYY-MM-DD"): the subject's further events that day update it with more
  * evidence and a larger amount at risk rather than opening new cases.
  *
@@ -85,8 +86,11 @@ static int bl_init(const fg_config_t *cf, const char *prefix, void **priv, char 
 
 static void bl_destroy(void *priv) { free(priv); }
 
-/* floor division: the UTC day number of an event time */
+#define BL_DAY_OFFSET_MS (8 * FG_MS_PER_HOUR) /* days are China Standard Time days */
+
+/* floor division: the UTC+8 day number of an event time */
 static int64_t day_of(int64_t t_ms) {
+    t_ms += BL_DAY_OFFSET_MS;
     return t_ms >= 0 ? t_ms / FG_MS_PER_DAY : -((-t_ms + FG_MS_PER_DAY - 1) / FG_MS_PER_DAY);
 }
 
@@ -196,8 +200,8 @@ static void emit(fg_dctx_t *dc, const bl_hit_t *h, const fg_event_t *ev, bl_entr
     a->score = 1.0; /* a listed subject is a certainty, not a measure */
     fg_alert_set(a->institution_id, sizeof(a->institution_id), last->inst);
     fg_alert_set(a->region, sizeof(a->region), last->region);
-    a->window_start = day * FG_MS_PER_DAY;
-    a->window_end = (day + 1) * FG_MS_PER_DAY;
+    a->window_start = day * FG_MS_PER_DAY - BL_DAY_OFFSET_MS;
+    a->window_end = (day + 1) * FG_MS_PER_DAY - BL_DAY_OFFSET_MS;
     a->event_time = last->t_ms;
     a->late_events = late;
     a->amount_at_risk_fen = fund;

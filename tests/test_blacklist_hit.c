@@ -13,6 +13,10 @@
 #include "detectors/detector.h"
 #include "support/scenario.h"
 
+/* Scenario times are days since 2026-01-01 00:00 China Standard Time (UTC+8), the day
+ * the rule buckets by; the builders take days since FG_T0 (00:00 UTC). */
+#define CST(d) ((d)-1.0 / 3.0)
+
 /* sample blacklist ids */
 #define BL_HOSP "H14010500871"
 #define BL_PHARM "P14010600045"
@@ -122,13 +126,13 @@ static fg_event_t make(const step_t *x) {
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
     fg_event_t ev;
     if (x->stream == 'c') {
-        ev = fg_ev_claim(x->eid, x->patient, x->inst, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, x->day, &item, 1);
+        ev = fg_ev_claim(x->eid, x->patient, x->inst, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(x->day), &item, 1);
         if (x->doctor[0]) ev.u.claim.doctor_id = x->doctor;
     } else if (x->stream == 'i') {
-        ev = fg_ev_inpatient(x->eid, FG_IP_ADMIT, x->patient, x->inst, "ADM1", x->day);
+        ev = fg_ev_inpatient(x->eid, FG_IP_ADMIT, x->patient, x->inst, "ADM1", CST(x->day));
         if (x->doctor[0]) ev.u.inpatient.doctor_id = x->doctor;
     } else {
-        ev = fg_ev_invoicing(x->eid, x->inst, FG_INV_PURCHASE, x->day, &item, 1);
+        ev = fg_ev_invoicing(x->eid, x->inst, FG_INV_PURCHASE, CST(x->day), &item, 1);
     }
     return ev;
 }
@@ -184,9 +188,9 @@ Test(blacklist_hit, alert_carries_its_evidence_and_money) {
     start(&s, NULL, 0);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL}; /* 1000 fen, fund 700 */
     fg_titem_t big = {"210400001", FG_ITEM_EXAM, 1, 50000, FG_DAYS_ABSENT, NULL};   /* 50000 fen, fund 35000 */
-    fg_event_t evs[] = {fg_ev_claim("k2", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.75, &big, 1),
-                        fg_ev_claim("k1", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.25, &item, 1),
-                        fg_ev_invoicing("k3", BL_HOSP, FG_INV_PURCHASE, 0.5, &item, 1)};
+    fg_event_t evs[] = {fg_ev_claim("k2", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.75), &big, 1),
+                        fg_ev_claim("k1", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.25), &item, 1),
+                        fg_ev_invoicing("k3", BL_HOSP, FG_INV_PURCHASE, CST(0.5), &item, 1)};
     fg_scn_run(&s, evs, 3);
     const fg_alert_t *a = find(&s, "institution", "institution", BL_HOSP, "2026-01-01");
     cr_assert(a);
@@ -196,9 +200,10 @@ Test(blacklist_hit, alert_carries_its_evidence_and_money) {
     cr_assert_str_eq(a->subject_id, BL_HOSP);
     cr_assert_str_eq(a->institution_id, BL_HOSP);
     cr_assert_str_eq(a->region, "140100");
-    cr_assert_eq(a->window_start, FG_T0);
-    cr_assert_eq(a->window_end, FG_T0 + FG_MS_PER_DAY);
-    cr_assert_eq(a->event_time, FG_T0 + FG_MS_PER_DAY * 3 / 4, "the latest contributing event, not the last arrived");
+    cr_assert_eq(a->window_start, FG_T0 - 8 * FG_MS_PER_HOUR, "the China day 2026-01-01 starts at 16:00 UTC the day before");
+    cr_assert_eq(a->window_end, FG_T0 + 16 * FG_MS_PER_HOUR);
+    cr_assert_eq(a->event_time, FG_T0 - 8 * FG_MS_PER_HOUR + FG_MS_PER_DAY * 3 / 4,
+                 "the latest contributing event, not the last arrived");
     cr_assert_eq(a->amount_at_risk_fen, 35700, "claims' fund paid; invoicing adds nothing");
     cr_assert_eq(a->n_event_ids, 3);
     cr_assert_str_eq(a->event_ids[0], "k1", "events in event-time order");
@@ -216,8 +221,8 @@ Test(blacklist_hit, a_later_batch_adds_evidence_to_the_same_alert) {
     fg_scn_t s;
     start(&s, NULL, 0);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t e1 = fg_ev_claim("m1", BL_PERSON, "H9", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1);
-    fg_event_t e2 = fg_ev_claim("m2", BL_PERSON, "P5", FG_INST_PHARMACY, FG_VISIT_PHARMACY, 0.6, &item, 1);
+    fg_event_t e1 = fg_ev_claim("m1", BL_PERSON, "H9", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1);
+    fg_event_t e2 = fg_ev_claim("m2", BL_PERSON, "P5", FG_INST_PHARMACY, FG_VISIT_PHARMACY, CST(0.6), &item, 1);
     fg_scn_run(&s, &e1, 1);
     fg_scn_run(&s, &e2, 1);
     cr_assert_eq(s.n_ids, 1);
@@ -234,8 +239,8 @@ Test(blacklist_hit, redelivered_batch_publishes_nothing_new) {
     fg_scn_t s;
     start(&s, NULL, 0);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t evs[] = {fg_ev_claim("r1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1),
-                        fg_ev_claim("r2", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.2, &item, 1)};
+    fg_event_t evs[] = {fg_ev_claim("r1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1),
+                        fg_ev_claim("r2", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.2), &item, 1)};
     fg_scn_run(&s, evs, 2);
     cr_assert_eq(s.last_run_count, 1);
     fg_scn_run(&s, evs, 2);
@@ -253,8 +258,8 @@ Test(blacklist_hit, late_events_are_counted_and_kept) {
     fg_scn_t s;
     start(&s, o, 1);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t e1 = fg_ev_claim("l1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 1.5, &item, 1);
-    fg_event_t e2 = fg_ev_claim("l2", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.5, &item, 1);
+    fg_event_t e1 = fg_ev_claim("l1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(1.5), &item, 1);
+    fg_event_t e2 = fg_ev_claim("l2", "Q2", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.5), &item, 1);
     fg_scn_run(&s, &e1, 1);
     fg_scn_run(&s, &e2, 1);
     const fg_alert_t *a = find(&s, "institution", "institution", BL_HOSP, "2026-01-01");
@@ -276,7 +281,7 @@ Test(blacklist_hit, a_busy_day_keeps_the_earliest_events_whatever_the_order) {
         for (int i = 0; i < 300; i++) {
             int k = order ? 299 - i : i;
             snprintf(ids[i], sizeof(ids[i]), "b%03d", k);
-            evs[i] = fg_ev_claim(ids[i], "Q1", BL_PHARM, FG_INST_PHARMACY, FG_VISIT_PHARMACY, k / 400.0, &item, 1);
+            evs[i] = fg_ev_claim(ids[i], "Q1", BL_PHARM, FG_INST_PHARMACY, FG_VISIT_PHARMACY, CST(k / 400.0), &item, 1);
         }
         fg_scn_run(&s, evs, 150);
         fg_scn_run(&s, evs + 150, 150);
@@ -299,7 +304,7 @@ Test(blacklist_hit, lists_are_switched_by_config) {
     fg_scn_t s;
     start(&s, o, 2);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t ev = fg_ev_claim("s1", BL_PERSON, BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1);
+    fg_event_t ev = fg_ev_claim("s1", BL_PERSON, BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1);
     ev.u.claim.doctor_id = BL_DOC;
     fg_scn_run(&s, &ev, 1);
     cr_assert_eq(s.n_ids, 1, "only the institution list is checked");
@@ -309,7 +314,7 @@ Test(blacklist_hit, lists_are_switched_by_config) {
     const char *o2[] = {"detectors.blacklist_hit.check_institutions=false"};
     start(&s, o2, 1);
     /* events live until fg_scn_fini: build it again */
-    ev = fg_ev_claim("s1", BL_PERSON, BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1);
+    ev = fg_ev_claim("s1", BL_PERSON, BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1);
     ev.u.claim.doctor_id = BL_DOC;
     fg_scn_run(&s, &ev, 1);
     cr_assert_eq(s.n_ids, 2);
@@ -322,8 +327,8 @@ Test(blacklist_hit, a_list_change_between_batches_takes_effect) {
     fg_scn_t s;
     start(&s, NULL, 0);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t e1 = fg_ev_claim("n1", "Q1", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1);
-    fg_event_t e2 = fg_ev_claim("n2", "Q2", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.2, &item, 1);
+    fg_event_t e1 = fg_ev_claim("n1", "Q1", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1);
+    fg_event_t e2 = fg_ev_claim("n2", "Q2", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.2), &item, 1);
     fg_scn_run(&s, &e1, 1);
     cr_assert_eq(s.n_ids, 0);
     fg_kb_t *kb2 = fg_kb_clone(g_kb); /* what a control-topic message does */
@@ -334,7 +339,7 @@ Test(blacklist_hit, a_list_change_between_batches_takes_effect) {
     const fg_alert_t *a = fg_scn_alert(&s, s.ids[0]);
     cr_assert_eq(a->n_event_ids, 1, "events before the listing are not evidence");
     cr_assert_eq(fg_kb_list_remove(kb2, FG_KB_INSTITUTION, "H-NEW"), 0);
-    fg_event_t e3 = fg_ev_claim("n3", "Q3", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.3, &item, 1);
+    fg_event_t e3 = fg_ev_claim("n3", "Q3", "H-NEW", FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.3), &item, 1);
     fg_scn_run(&s, &e3, 1);
     cr_assert_eq(s.last_run_count, 0, "delisted: no longer a hit");
     fg_scn_fini(&s);
@@ -346,7 +351,7 @@ Test(blacklist_hit, switched_off_rule_never_fires) {
     fg_scn_t s;
     start(&s, o, 1);
     fg_titem_t item = {"XC10AAA087A001010101445", FG_ITEM_DRUG, 10, 100, 10, NULL};
-    fg_event_t ev = fg_ev_claim("z1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, 0.1, &item, 1);
+    fg_event_t ev = fg_ev_claim("z1", "Q1", BL_HOSP, FG_INST_HOSPITAL, FG_VISIT_OUTPATIENT, CST(0.1), &item, 1);
     fg_scn_run(&s, &ev, 1);
     cr_assert_eq(s.n_ids, 0);
     fg_scn_fini(&s);

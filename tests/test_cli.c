@@ -65,3 +65,23 @@ Test(cli, unknown_subcommand_exits_2_with_usage) {
     free(log);
     remove(out);
 }
+
+Test(cli, readme_rule_table_matches_the_detectors) {
+    char out[256], path[512];
+    snprintf(out, sizeof(out), "/tmp/%s.md", fg_test_unique("rules"));
+    const char *args[] = {"rules", NULL};
+    cr_assert_eq(fg_tp_run(out, 30, args), 0);
+    snprintf(path, sizeof(path), "%s/README.md", fg_test_source_dir());
+    char *want = fg_tp_read(out), *readme = fg_tp_read(path);
+    cr_assert(want && readme);
+    const char *begin = strstr(readme, "<!-- rules:begin");
+    cr_assert(begin, "README has no rules section");
+    begin = strchr(begin, '\n') + 1;
+    const char *end = strstr(begin, "<!-- rules:end");
+    cr_assert(end);
+    cr_assert(strlen(want) == (size_t)(end - begin) && !strncmp(begin, want, strlen(want)),
+              "README's rule table is stale: replace it with the output of `fundguard rules`");
+    free(want);
+    free(readme);
+    remove(out);
+}

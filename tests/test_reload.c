@@ -160,3 +160,68 @@ Test(reload, control_messages_are_parsed_strictly) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(fg_control_parse(bad[i], strlen(bad[i]), &m, why, sizeof(why)), -1, "accepted: %s", bad[i]);
 }
+
+static void admit_by_doctor(const fg_e2e_t *e, const char *eid, const char *patient, const char *doctor, int day) {
+    char line[1024];
+    snprintf(line, sizeof(line),
+             "%s|{\"event_id\":\"%s\",\"event_time\":%lld,\"region\":\"140100\",\"institution_id\":\"H5\","
+             "\"institution_type\":\"HOSPITAL\",\"patient_id\":\"%s\",\"admission_id\":\"%s\",\"type\":\"ADMIT\","
+             "\"doctor_id\":\"%s\"}\n",
+             patient, eid, (long long)FG_T0 + day * 86400000LL, patient, eid, doctor);
+    fg_tk_produce_lines(e->inpatient, line);
+}
+
+Test(reload, sighup_rereads_the_blacklists_without_losing_events, .timeout = 240) {
+    fg_e2e_t e;
+    fg_e2e_setup(&e);
+    char group[200], lists[256], extra[512];
+    snprintf(group, sizeof(group), "%s-g", e.base);
+    snprintf(lists, sizeof(lists), "/tmp/%s-blacklists.json", e.base);
+    fg_tp_write(lists, "{\"version\": \"v1\", \"doctors\": []}");
+    snprintf(extra, sizeof(extra), "\"reference\": {\"blacklists\": \"%s\"}", lists);
+    fg_e2e_config(&e, group, extra);
+    fg_tk_touch(e.control);
+    fg_tk_touch(e.claims);
+    fg_tk_touch(e.invoicing);
+
+    admit_by_doctor(&e, "before", "S1", "D-NEW-1", 0);
+    /* an invalid event behind it on the same partition: once it is dead-lettered, "before" has been processed */
+    fg_tk_produce_lines(e.inpatient, "S1|{\"event_id\":\"marker\"}\n");
+    pid_t pid = start_fundguard(&e);
+    wait_log(&e, "dead-letter", 1);
+    fg_tp_write(lists, "{\"version\": \"v2\", \"doctors\": [\"D-NEW-1\"]}");
+    kill(pid, SIGHUP);
+    admit_by_doctor(&e, "tick", "S0", "D-OTHER", 0); /* a batch boundary at which the reload happens */
+    wait_log(&e, "reference data reloaded (SIGHUP)", 1);
+    admit_by_doctor(&e, "after", "S2", "D-NEW-1", 1);
+
+    int status = 0;
+    for (int i = 0; i < 1200 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (kill(pid, 0) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        cr_assert_fail("fundguard did not stop after its input went idle; see %s", e.log);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d, see %s", status, e.log);
+
+    /* the doctor was listed only from the reload on: the day-1 admission fires, the day-0 one did not */
+    fg_tmsgs_t alerts = fg_tk_read_all(e.alerts);
+    int hits = 0;
+    for (size_t i = 0; i < alerts.n; i++) {
+        json_t *a = json_loads(alerts.v[i].value, 0, NULL);
+        if (!strcmp(json_string_value(json_object_get(a, "rule_id")), "blacklist_hit")) {
+            hits++;
+            cr_assert_str_eq(json_string_value(json_object_get(a, "subject_id")), "D-NEW-1");
+            json_t *ev = json_object_get(json_object_get(a, "evidence"), "event_ids");
+            cr_assert_eq(json_array_size(ev), 1);
+            cr_assert_str_eq(json_string_value(json_array_get(ev, 0)), "after");
+        }
+        json_decref(a);
+    }
+    fg_tk_free(&alerts);
+    cr_assert_eq(hits, 1, "expected one blacklist alert after the reload, got %d (log %s)", hits, e.log);
+    remove(lists);
+}
