@@ -2,7 +2,10 @@
 # deploy/demo.sh - the demo on the embedded defaults: installs dependencies if
 # missing, builds, starts redis-server and the embedded broker on free loopback
 # ports, feeds a small scenario (deploy/demo/*.txt: a split stay, a frequent
-# admission, a near miss that must not fire, and two bad events), runs
+# admission, a pharmacy purchase during a stay, a reused drug trace code, a
+# prescription drug sold without prescription in a large unregistered sale, a
+# gender-restricted item, one card in two regions, a near miss that must not
+# fire, and two bad events) with the sample reference data, runs
 # `fundguard run` until the input is drained, prints the alerts and dead letters
 # it produced, and stops everything it started.
 set -euo pipefail
@@ -42,13 +45,17 @@ kcat -b "$BOOTSTRAP" -P -t claims -K '|' -l "$ROOT/deploy/demo/claims.txt"
 
 say "running: fundguard run --config deploy/demo.json (until the input has been idle for 3 s)"
 "$FG" run --config "$ROOT/deploy/demo.json" --set "kafka.bootstrap.servers=$BOOTSTRAP" \
-  --set "redis.port=$REDIS_PORT" --idle-exit-ms 3000 2>"$TMP/fundguard.log" ||
+  --set "redis.port=$REDIS_PORT" --set "reference.catalogue=$ROOT/reference/catalogue.json" \
+  --set "reference.blacklists=$ROOT/reference/blacklists.json" --idle-exit-ms 3000 2>"$TMP/fundguard.log" ||
   { cat "$TMP/fundguard.log" >&2; die "fundguard run failed"; }
 grep -E ' (alert|dead-letter) |stats:' "$TMP/fundguard.log" | sed 's/^/  /' >&2 || true
 
 echo
 echo "== alerts (topic alerts, key = institution)"
 kcat -b "$BOOTSTRAP" -C -t alerts -o beginning -e -q -f '%k  %s\n'
+echo
+echo "== institution risk (topic fundguard-institution-risk, key = institution)"
+kcat -b "$BOOTSTRAP" -C -t fundguard-institution-risk -o beginning -e -q -f '%k  %s\n'
 echo
 echo "== dead letters (topic fundguard-dead-letter)"
 kcat -b "$BOOTSTRAP" -C -t fundguard-dead-letter -o beginning -e -q -f '%h\n  original: %s\n'
