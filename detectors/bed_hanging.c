@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define BH_MAX_STAYS 16
 #define BH_MAX_CHECKS 256 /* absent checks kept per patient (newest win) */
@@ -129,29 +130,14 @@ static void day_name(int64_t day, char *out, size_t size) {
     strftime(out, size, "%Y-%m-%d", &tm);
 }
 
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == BH_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
 
 static int load(const char *field, const char *val, size_t len, void *ud) {
     bh_view_t *w = ud;
     if (field[0] == '\0' || field[1] != BH_SEP) return 0;
     char id[3][FG_ALERT_STR], p[5][FG_ALERT_STR];
-    int nid = split(field + 2, strlen(field + 2), id, 3);
+    int nid = fg_rec_split(field + 2, strlen(field + 2), BH_SEP, id, 3);
     if (field[0] == 's' && nid == 2 && w->n_stays < BH_MAX_STAYS + 1) {
-        if (split(val, len, p, 5) != 5) return 0;
+        if (fg_rec_split(val, len, BH_SEP, p, 5) != 5) return 0;
         bh_stay_t *s = &w->stays[w->n_stays++];
         fg_alert_set(s->field, sizeof(s->field), field);
         fg_alert_set(s->inst, sizeof(s->inst), id[0]);
@@ -170,7 +156,7 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         memset(r, 0, sizeof(*r));
         r->t_ms = strtoll(val, NULL, 10);
     } else if (field[0] == 'b' && w->n_claims < BH_MAX_CLAIMS + 1) {
-        if (split(val, len, p, 4) < 4) return 0;
+        if (fg_rec_split(val, len, BH_SEP, p, 4) < 4) return 0;
         r = &w->claims[w->n_claims++];
         memset(r, 0, sizeof(*r));
         r->t_ms = strtoll(p[0], NULL, 10);

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define BL_MAX_EVENTS 256 /* per subject per day: a blacklisted pharmacy's whole day is evidence enough */
 #define BL_SEP '\x1f'
@@ -140,27 +141,10 @@ static void bl_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     }
 }
 
-/* splits v on BL_SEP into at most n parts of FG_ALERT_STR */
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == BL_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
-
 static int load_entry(const char *field, const char *val, size_t len, void *ud) {
     bl_entries_t *s = ud;
     char parts[5][FG_ALERT_STR];
-    if (s->n >= BL_MAX_EVENTS + 1 || split(val, len, parts, 5) != 5) return 0; /* corrupt: ignore, it expires */
+    if (s->n >= BL_MAX_EVENTS + 1 || fg_rec_split(val, len, BL_SEP, parts, 5) != 5) return 0; /* corrupt: ignore, it expires */
     bl_entry_t *e = &s->v[s->n++];
     fg_alert_set(e->eid, sizeof(e->eid), field);
     e->t_ms = strtoll(parts[0], NULL, 10);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define CM_MAX_CLAIMS 256 /* hostile input bound: records kept per card, the newest win */
 #define CM_SEP '\x1f'
@@ -71,33 +72,7 @@ static int cm_init(const fg_config_t *cf, const char *prefix, void **priv, char 
 
 static void cm_destroy(void *priv) { free(priv); }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
-static void day_label(int64_t local_ms, char out[16]) {
-    time_t s = (time_t)floor_div(local_ms, 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 16, "%04d-%02d-%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-}
-
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == CM_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
 
 static int relevant(const fg_event_t *ev, const fg_dctx_t *dc) {
     return ev->stream == FG_STREAM_CLAIMS && ev->card_id && *ev->card_id && dc->card_pseudo && ev->event_id;
@@ -117,7 +92,7 @@ static int load_rec(const char *field, const char *val, size_t len, void *ud) {
     cm_recs_t *s = ud;
     if (field[0] == '~' || s->n >= CM_MAX_CLAIMS + 1) return 0;
     char parts[6][FG_ALERT_STR];
-    if (split(val, len, parts, 6) != 6) return 0;
+    if (fg_rec_split(val, len, CM_SEP, parts, 6) != 6) return 0;
     cm_rec_t *r = &s->v[s->n++];
     fg_alert_set(r->id, sizeof(r->id), field);
     r->t_ms = strtoll(parts[0], NULL, 10);
@@ -196,7 +171,7 @@ static void pharmacy_hopping(fg_dctx_t *dc, const cm_cfg_t *c, const fg_event_t 
     size_t n = 0, distinct = 0;
     for (size_t i = 0; i < s->n; i++) {
         const cm_rec_t *r = &s->v[i];
-        if (!r->pharmacy || floor_div(r->t_ms + c->off_ms, FG_MS_PER_DAY) != day) continue;
+        if (!r->pharmacy || fg_floor_div(r->t_ms + c->off_ms, FG_MS_PER_DAY) != day) continue;
         size_t j = 0;
         while (j < n && strcmp(sel[j]->inst, r->inst)) j++;
         distinct += j == n;
@@ -204,7 +179,7 @@ static void pharmacy_hopping(fg_dctx_t *dc, const cm_cfg_t *c, const fg_event_t 
     }
     if ((int64_t)distinct < c->max_pharmacies) return;
     char label[16];
-    day_label(day * FG_MS_PER_DAY, label);
+    fg_day_label(day * FG_MS_PER_DAY, label);
     fg_alert_t *a = fg_dctx_alert(dc, SELF, "pharmacy_hopping", "card", ev->card_id, label);
     const cm_rec_t *last = sel[n - 1];
     a->severity = FG_SEV_HIGH;
@@ -274,7 +249,7 @@ static void cm_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
             int64_t gap = y->t_ms > me.t_ms ? y->t_ms - me.t_ms : me.t_ms - y->t_ms;
             if (gap <= c->region_ms) two_regions(dc, c, ev, y, &me);
         }
-    if (me.pharmacy && me.inst[0]) pharmacy_hopping(dc, c, ev, &s, floor_div(me.t_ms + c->off_ms, FG_MS_PER_DAY));
+    if (me.pharmacy && me.inst[0]) pharmacy_hopping(dc, c, ev, &s, fg_floor_div(me.t_ms + c->off_ms, FG_MS_PER_DAY));
 }
 
 const fg_detector_t fg_det_card_misuse = {

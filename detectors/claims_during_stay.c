@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define CDS_MAX_STAYS 32   /* hostile input bound: stays kept per patient (newest win) */
 #define CDS_MAX_CLAIMS 256 /* hostile input bound: outpatient claims kept per patient (newest win) */
@@ -122,29 +123,12 @@ static void cds_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         fg_state_want(dc->st, key);
 }
 
-/* splits v on CDS_SEP into at most n parts of FG_ALERT_STR bytes (truncated) */
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == CDS_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
-
 static int load(const char *field, const char *val, size_t len, void *ud) {
     cds_view_t *w = ud;
     char p[5][FG_ALERT_STR];
     if (field[0] == 's' && field[1] == CDS_SEP && w->n_stays < CDS_MAX_STAYS + 1) {
         char id[2][FG_ALERT_STR];
-        if (split(val, len, p, 5) != 5 || split(field + 2, strlen(field + 2), id, 2) != 2) return 0;
+        if (fg_rec_split(val, len, CDS_SEP, p, 5) != 5 || fg_rec_split(field + 2, strlen(field + 2), CDS_SEP, id, 2) != 2) return 0;
         cds_stay_t *s = &w->stays[w->n_stays++];
         fg_alert_set(s->field, sizeof(s->field), field);
         fg_alert_set(s->inst, sizeof(s->inst), id[0]);
@@ -155,7 +139,7 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         fg_alert_set(s->discharge_eid, sizeof(s->discharge_eid), p[3]);
         fg_alert_set(s->region, sizeof(s->region), p[4]);
     } else if (field[0] == 'c' && field[1] == CDS_SEP && w->n_claims < CDS_MAX_CLAIMS + 1) {
-        if (split(val, len, p, 4) != 4) return 0;
+        if (fg_rec_split(val, len, CDS_SEP, p, 4) != 4) return 0;
         cds_claim_t *c = &w->claims[w->n_claims++];
         fg_alert_set(c->field, sizeof(c->field), field);
         fg_alert_set(c->id, sizeof(c->id), field + 2);

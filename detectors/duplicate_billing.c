@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define DB_MAX_CLAIMS 256 /* hostile input bound: records kept per patient+item, the newest win */
 #define DB_MAX_GROUPS 256 /* distinct limited items evaluated per claim */
@@ -87,47 +88,8 @@ static int db_init(const fg_config_t *cf, const char *prefix, void **priv, char 
 
 static void db_destroy(void *priv) { free(priv); }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
-static void day_label(int64_t local_ms, char out[16]) {
-    time_t s = (time_t)floor_div(local_ms, 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 16, "%04d-%02d-%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-}
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* braces in a code would become the Redis Cluster hash tag: such codes go by digest */
-static void key_kind(char *out, size_t size, const char *code) {
-    if (strpbrk(code, "{}") || strlen(code) > 128)
-        snprintf(out, size, "db:#%016llx", (unsigned long long)fnv1a(code));
-    else
-        snprintf(out, size, "db:%s", code);
-}
-
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == DB_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
 
 /* The claim's lines of catalogue items that have a limit, grouped by code. */
 static size_t group_items(const fg_event_t *ev, const fg_kb_t *kb, db_group_t *g) {
@@ -136,7 +98,7 @@ static size_t group_items(const fg_event_t *ev, const fg_kb_t *kb, db_group_t *g
     for (uint32_t i = 0; i < cl->n_items; i++) {
         const fg_item_t *it = &cl->items[i];
         if (!it->code) continue;
-        uint64_t h = fnv1a(it->code);
+        uint64_t h = fg_fnv1a(it->code);
         size_t j = 0;
         while (j < n && (g[j].h != h || strcmp(g[j].code, it->code))) j++;
         if (j == n) {
@@ -166,7 +128,7 @@ static void db_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     size_t n = group_items(ev, dc->kb, g);
     char kind[160], key[512];
     for (size_t i = 0; i < n; i++) {
-        key_kind(kind, sizeof(kind), g[i].code);
+        fg_key_kind(kind, sizeof(kind), "db:", g[i].code);
         if (fg_dctx_patient_key(dc, key, sizeof(key), kind) > 0) fg_state_want(dc->st, key);
     }
 }
@@ -186,7 +148,7 @@ static int load_rec(const char *field, const char *val, size_t len, void *ud) {
     db_recs_t *s = ud;
     if (field[0] == '~' || s->n >= DB_MAX_CLAIMS + 1) return 0;
     char parts[7][FG_ALERT_STR];
-    if (split(val, len, parts, 7) != 7) return 0;
+    if (fg_rec_split(val, len, DB_SEP, parts, 7) != 7) return 0;
     db_rec_t *r = &s->v[s->n++];
     fg_alert_set(r->id, sizeof(r->id), field);
     r->qty_milli = strtoll(parts[0], NULL, 10);
@@ -274,17 +236,17 @@ static void evaluate(fg_dctx_t *dc, const db_cfg_t *c, const fg_event_t *ev, con
     char wkey[2 * FG_ALERT_STR + 8], what[FG_ALERT_STR + 32];
 
     if (g->cat->daily_limit != FG_KB_NONE) {
-        int64_t day = floor_div(x->t_ms + c->off_ms, FG_MS_PER_DAY);
+        int64_t day = fg_floor_div(x->t_ms + c->off_ms, FG_MS_PER_DAY);
         size_t n = 0;
         int64_t sum = 0;
         for (size_t i = 0; i < s->n; i++)
-            if (floor_div(s->v[i].t_ms + c->off_ms, FG_MS_PER_DAY) == day) {
+            if (fg_floor_div(s->v[i].t_ms + c->off_ms, FG_MS_PER_DAY) == day) {
                 sel[n++] = &s->v[i];
                 sum += s->v[i].qty_milli;
             }
         if (n && (double)sum / DB_MILLI > (double)g->cat->daily_limit + c->tolerance) {
             char label[16];
-            day_label(day * FG_MS_PER_DAY, label);
+            fg_day_label(day * FG_MS_PER_DAY, label);
             snprintf(wkey, sizeof(wkey), "%s:%s", g->code, label);
             snprintf(what, sizeof(what), "on %s", label);
             emit(dc, c, ev, "daily", wkey, g->code, what, sel, n, sum, g->cat->daily_limit,
@@ -310,7 +272,7 @@ static void evaluate(fg_dctx_t *dc, const db_cfg_t *c, const fg_event_t *ev, con
 
 static void one_item(fg_dctx_t *dc, const db_cfg_t *c, const fg_event_t *ev, const db_group_t *g) {
     char kind[160], key[512];
-    key_kind(kind, sizeof(kind), g->code);
+    fg_key_kind(kind, sizeof(kind), "db:", g->code);
     if (fg_dctx_patient_key(dc, key, sizeof(key), kind) <= 0) return;
 
     static _Thread_local db_rec_t buf[DB_MAX_CLAIMS + 2];

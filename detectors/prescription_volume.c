@@ -47,6 +47,7 @@
 #include <time.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define PV_MAX_CLAIMS 256    /* hostile input bound: per patient+drug records kept, the newest win */
 #define PV_MAX_GROUPS 128    /* distinct drugs evaluated per claim; a settlement with more is hostile */
@@ -137,49 +138,7 @@ static void pv_destroy(void *priv) { free(priv); }
 
 /* ---- small helpers ---- */
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
-/* "YYYY-MM-DD" of the local day starting at local_ms (ms since epoch in local time) */
-static void day_label(int64_t local_ms, char out[16]) {
-    time_t s = (time_t)floor_div(local_ms, 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 16, "%04d-%02d-%02d", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
-}
-
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* The drug code inside a key name: braces would become the Redis Cluster hash tag and
- * move the key off the patient's slot, so such codes are replaced by their digest. */
-static void key_kind(char *out, size_t size, const char *prefix, const char *code) {
-    if (strpbrk(code, "{}") || strlen(code) > 128)
-        snprintf(out, size, "%s#%016llx", prefix, (unsigned long long)fnv1a(code));
-    else
-        snprintf(out, size, "%s%s", prefix, code);
-}
-
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == PV_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
 
 static int relevant(const fg_event_t *ev, const fg_dctx_t *dc) {
     return ev->stream == FG_STREAM_CLAIMS && dc->patient_pseudo && ev->event_id;
@@ -199,7 +158,7 @@ static size_t group_drugs(const fg_event_t *ev, const fg_kb_t *kb, pv_group_t *g
     for (uint32_t i = 0; i < cl->n_items; i++) {
         const fg_item_t *it = &cl->items[i];
         if (it->kind != FG_ITEM_DRUG || !it->code) continue;
-        uint64_t h = fnv1a(it->code);
+        uint64_t h = fg_fnv1a(it->code);
         size_t j = 0;
         while (j < n && (g[j].h != h || strcmp(g[j].code, it->code))) j++;
         if (j == n) {
@@ -223,9 +182,9 @@ static void pv_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     size_t n = group_drugs(ev, NULL, g);
     char kind[160], key[512];
     for (size_t i = 0; i < n; i++) {
-        key_kind(kind, sizeof(kind), "pv:", g[i].code);
+        fg_key_kind(kind, sizeof(kind), "pv:", g[i].code);
         if (fg_dctx_patient_key(dc, key, sizeof(key), kind) > 0) fg_state_want(dc->st, key);
-        key_kind(kind, sizeof(kind), "pvi:", g[i].code);
+        fg_key_kind(kind, sizeof(kind), "pvi:", g[i].code);
         if (fg_dctx_inst_key(dc, key, sizeof(key), kind, ev->institution_id) > 0) fg_state_want(dc->st, key);
     }
 }
@@ -248,7 +207,7 @@ static int load_rec(const char *field, const char *val, size_t len, void *ud) {
     pv_recs_t *s = ud;
     if (field[0] == '~' || s->n >= PV_MAX_CLAIMS + 1) return 0;
     char parts[7][FG_ALERT_STR];
-    if (split(val, len, parts, 7) != 7) return 0; /* foreign or corrupt: ignored, it expires */
+    if (fg_rec_split(val, len, PV_SEP, parts, 7) != 7) return 0; /* foreign or corrupt: ignored, it expires */
     pv_rec_t *r = &s->v[s->n++];
     fg_alert_set(r->id, sizeof(r->id), field);
     r->days_milli = strtoll(parts[0], NULL, 10);
@@ -299,7 +258,7 @@ static void prune_recs(fg_state_t *st, const char *key, pv_recs_t *s, int64_t ho
 static void supply_emit(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, const char *code, int64_t bucket,
                         const pv_rec_t *r, size_t f, size_t e, int64_t sum, int64_t max_days, int from_catalogue) {
     char wkey[FG_ALERT_STR + 20], day[16];
-    day_label(bucket * c->window_ms, day);
+    fg_day_label(bucket * c->window_ms, day);
     snprintf(wkey, sizeof(wkey), "%s:%s", code, day);
     fg_alert_t *a = fg_dctx_alert(dc, SELF, "patient_supply", "patient", ev->patient_id, wkey);
     int64_t limit_milli = (max_days + c->tol_days) * 1000;
@@ -350,13 +309,13 @@ static void supply_eval(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, 
     pre[0] = 0;
     for (size_t i = 0; i < n; i++) pre[i + 1] = pre[i] + r[i].days_milli;
 
-    int64_t b0 = floor_div(t_ms + c->off_ms, c->window_ms);
+    int64_t b0 = fg_floor_div(t_ms + c->off_ms, c->window_ms);
     for (int64_t b = b0; b <= b0 + 1; b++) {
         size_t f = 0, best_f = 0, best_e = 0;
         int64_t best = -1;
         for (size_t e = 0; e < n; e++) {
             if (e + 1 < n && r[e + 1].t_ms == r[e].t_ms) continue; /* a window ends after all claims of its instant */
-            if (floor_div(r[e].t_ms + c->off_ms, c->window_ms) != b) continue;
+            if (fg_floor_div(r[e].t_ms + c->off_ms, c->window_ms) != b) continue;
             while (r[f].t_ms <= r[e].t_ms - c->window_ms) f++;
             int64_t sum = pre[e + 1] - pre[f];
             if (sum > best) {
@@ -373,7 +332,7 @@ static void supply_eval(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, 
 /* @returns 1 if the claim's record for this drug is new and kept (so it counts for the institution). */
 static int patient_supply(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, const pv_group_t *g, int *late) {
     char kind[160], key[512];
-    key_kind(kind, sizeof(kind), "pv:", g->code);
+    fg_key_kind(kind, sizeof(kind), "pv:", g->code);
     if (fg_dctx_patient_key(dc, key, sizeof(key), kind) <= 0) return 0;
 
     static _Thread_local pv_rec_t buf[PV_MAX_CLAIMS + 2];
@@ -524,7 +483,7 @@ static void inst_judge(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
     fg_state_hforeach(dc->st, x->key, inst_evidence, x);
 
     char wkey[FG_ALERT_STR + 20], day[16];
-    day_label(day_start, day);
+    fg_day_label(day_start, day);
     snprintf(wkey, sizeof(wkey), "%s:%s", code, day);
     fg_alert_t *a = fg_dctx_alert(dc, SELF, "institution_daily", "institution", ev->institution_id, wkey);
     double ratio = vol / mean;
@@ -565,7 +524,7 @@ static void inst_judge(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
 static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, const pv_group_t *g, int count,
                        int late) {
     char kind[160], key[512];
-    key_kind(kind, sizeof(kind), "pvi:", g->code);
+    fg_key_kind(kind, sizeof(kind), "pvi:", g->code);
     if (fg_dctx_inst_key(dc, key, sizeof(key), kind, ev->institution_id) <= 0) return;
 
     int64_t maxt = 0;
@@ -577,12 +536,12 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
     static _Thread_local inst_scan_t x;
     x.st = dc->st;
     x.key = key;
-    x.horizon = floor_div(maxt + c->off_ms - keep, FG_MS_PER_DAY) * FG_MS_PER_DAY;
-    int64_t last_day = floor_div(maxt + c->off_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
-    x.ev_horizon = floor_div(maxt + c->off_ms - dc->allowed_lateness_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
+    x.horizon = fg_floor_div(maxt + c->off_ms - keep, FG_MS_PER_DAY) * FG_MS_PER_DAY;
+    int64_t last_day = fg_floor_div(maxt + c->off_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
+    x.ev_horizon = fg_floor_div(maxt + c->off_ms - dc->allowed_lateness_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
     x.n_days = (size_t)((last_day - x.horizon) / FG_MS_PER_DAY + 1);
     if (x.n_days > PV_MAX_DAYS) x.n_days = PV_MAX_DAYS;
-    int64_t day = floor_div(ev->event_time_ms + c->off_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
+    int64_t day = fg_floor_div(ev->event_time_ms + c->off_ms, FG_MS_PER_DAY) * FG_MS_PER_DAY;
     if (day < x.horizon) return; /* later than any baseline still kept: neither counted nor judged */
     size_t d = (size_t)((day - x.horizon) / FG_MS_PER_DAY);
     if (d >= x.n_days) return;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define RA_MAX_STAYS 256 /* hostile input bound: a patient with more live stays keeps the newest */
 #define RA_SEP '\x1f'
@@ -81,28 +82,11 @@ static void ra_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     if (relevant(ev) && fg_dctx_patient_key(dc, key, sizeof(key), "ra") > 0) fg_state_want(dc->st, key);
 }
 
-/* splits v on RA_SEP into at most n parts (copied into out[i] of size sz) */
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == RA_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
-
 static int load_stay(const char *field, const char *val, size_t len, void *ud) {
     ra_stays_t *s = ud;
     if (!strcmp(field, FG_WATERMARK_FIELD) || s->n >= RA_MAX_STAYS + 1) return 0;
     char parts[6][FG_ALERT_STR];
-    if (split(val, len, parts, 6) != 6) return 0; /* foreign or corrupt value: ignore, it expires */
+    if (fg_rec_split(val, len, RA_SEP, parts, 6) != 6) return 0; /* foreign or corrupt value: ignore, it expires */
     ra_stay_t *st = &s->v[s->n++];
     memset(st, 0, sizeof(*st));
     fg_alert_set(st->field, sizeof(st->field), field);

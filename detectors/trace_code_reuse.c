@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "detector.h"
+#include "util.h"
 
 #define TC_MAX_RECS 32   /* records kept per code (hostile input: a cloned code on thousands of claims) */
 #define TC_MAX_CODES 256 /* codes of one event looked at (hostile input bound) */
@@ -118,28 +119,13 @@ static void tc_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     if (x.type) foreach_code(ev, want_code, &x);
 }
 
-static int split(const char *v, size_t len, char out[][FG_ALERT_STR], int n) {
-    int i = 0;
-    size_t start = 0;
-    for (size_t p = 0; p <= len && i < n; p++) {
-        if (p == len || v[p] == TC_SEP) {
-            size_t l = p - start;
-            if (l >= FG_ALERT_STR) l = FG_ALERT_STR - 1;
-            memcpy(out[i], v + start, l);
-            out[i][l] = '\0';
-            i++;
-            start = p + 1;
-        }
-    }
-    return i;
-}
 
 static int load(const char *field, const char *val, size_t len, void *ud) {
     tc_view_t *w = ud;
     char p[4][FG_ALERT_STR];
     if ((field[0] != 'c' && field[0] != 's' && field[0] != 'p') || field[1] != TC_SEP || w->n >= TC_MAX_RECS + 1)
         return 0;
-    if (split(val, len, p, 4) != 4) return 0;
+    if (fg_rec_split(val, len, TC_SEP, p, 4) != 4) return 0;
     tc_rec_t *r = &w->v[w->n++];
     fg_alert_set(r->field, sizeof(r->field), field);
     fg_alert_set(r->eid, sizeof(r->eid), field + 2);
