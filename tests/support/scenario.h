@@ -48,6 +48,9 @@ typedef struct fg_titem {
 } fg_titem_t;
 
 /**
+ * @remark Events from fg_ev_claim / fg_ev_invoicing keep their items in storage
+ * that fg_scn_fini frees: build them again (or deep-copy them) after a fini.
+ *
  * @brief A claim at FG_T0 + day days: amounts are qty x unit price, total their
  * sum, fund_paid 70 % of it. region "140100", card "C-<patient>", gender and birth
  * date unknown: set ev.u.claim fields afterwards to change them. Items are copied
