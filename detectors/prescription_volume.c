@@ -23,13 +23,16 @@
  *  - per patient + drug, "pv:<drug>" {p:<pseudonym>}: field claim id ->
  *    "days_milli\x1ft_ms\x1ffund_fen\x1fqty_milli\x1flate\x1finstitution\x1fregion"
  *    (HSET per claim, so re-delivery rewrites the same field), kept 2 x window_days +
- *    lateness: evaluating a whole bucket needs the windows of its first claims.
+ *    lateness: evaluating a whole bucket needs the windows of its first claims, so a
+ *    bucket whose windows reach before the pruning horizon is not evaluated again.
  *  - per institution + drug, "pvi:<drug>" {i:<institution>}: written by many patients'
  *    partitions, so additive: "<local day start>" -> milli-quantity (fg_window_add,
  *    HINCRBY), "f<day>" -> fund-paid share (HINCRBY), "t<day>" -> latest event time,
  *    "e<day>\x1f<claim>" -> "qty_milli\x1flate" for the first PV_INST_EVIDENCE claims of
  *    the day (the alert's evidence), "~max" watermark. Volumes are kept baseline_days + 1
- *    + lateness, the other fields only for days that can still be judged (lateness). A
+ *    + lateness, the other fields only for days that can still be judged (lateness), and
+ *    only those days are judged: re-judging an older day from its pruned fields would
+ *    re-publish its alert emptied (e.g. when a new consumer group re-reads the topic). A
  *    claim is added to the institution only when its patient record is new: the patient
  *    key is owned by one partition and written in the same MULTI/EXEC, so it is the
  *    claim-id idempotence record for the institution too, without a per-institution
@@ -296,7 +299,7 @@ static void supply_emit(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, 
  * this claim, so the alert's content depends on the stored claims alone.
  */
 static void supply_eval(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, const char *code, pv_recs_t *s,
-                        int64_t t_ms) {
+                        int64_t t_ms, int64_t horizon) {
     const fg_kb_item_t *cat = fg_kb_item(dc->kb, code);
     int from_catalogue = cat && cat->max_days_supply != FG_KB_NONE;
     int64_t max_days = from_catalogue ? cat->max_days_supply : c->max_days;
@@ -311,6 +314,10 @@ static void supply_eval(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, 
 
     int64_t b0 = fg_floor_div(t_ms + c->off_ms, c->window_ms);
     for (int64_t b = b0; b <= b0 + 1; b++) {
+        /* Its windows reach window_ms before the bucket: if claims from there may have been
+         * pruned (the claim is later than the allowed lateness), the bucket was judged while
+         * complete and judging it again would re-publish its alert with less evidence. */
+        if (b * c->window_ms - c->off_ms - c->window_ms < horizon) continue;
         size_t f = 0, best_f = 0, best_e = 0;
         int64_t best = -1;
         for (size_t e = 0; e < n; e++) {
@@ -361,12 +368,13 @@ static int patient_supply(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev
     *late = x->late;
 
     int64_t keep = 2 * c->window_ms + dc->allowed_lateness_ms;
-    prune_recs(dc->st, key, &s, maxt - keep);
+    int64_t horizon = maxt - keep; /* only grows: what is older was, or may have been, pruned */
+    prune_recs(dc->st, key, &s, horizon);
     fg_state_expire(dc->st, key, keep + FG_MS_PER_DAY);
     int kept = 0;
     for (size_t i = 0; i < s.n; i++)
         if (!strcmp(s.v[i].id, ev->event_id)) kept = 1;
-    if (kept) supply_eval(dc, c, ev, g->code, &s, ev->event_time_ms);
+    if (kept) supply_eval(dc, c, ev, g->code, &s, ev->event_time_ms, horizon);
     return fresh && kept;
 }
 
@@ -551,31 +559,38 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
     memset(x.n_ev, 0, x.n_days * sizeof(x.n_ev[0]));
     fg_state_hforeach(dc->st, key, inst_field, &x);
 
+    /* Only days from ev_horizon on are judged: an older day's fund, time and evidence fields
+     * are pruned (above, or by an earlier scan: the watermark only grows), so judging it again
+     * would rebuild its alert emptied (no events, no money) and re-publish it over the full one,
+     * e.g. when a new consumer group re-reads the topic into the same Redis. Its volume still
+     * counts in later days' baselines; its verdict was given while it could be. */
+    int judgeable = day >= x.ev_horizon;
     if (count) {
         char field[FG_ALERT_STR + 32], v[48];
         int64_t fund = fund_share(&ev->u.claim, g->amount_fen);
         fg_window_add(dc->st, key, FG_MS_PER_DAY, ev->event_time_ms + c->off_ms, g->qty_milli, ttl);
         x.vol[d] += g->qty_milli;
         snprintf(field, sizeof(field), "f%lld", (long long)day);
-        if (fund) fg_state_hincrby(dc->st, key, field, fund);
+        if (fund && judgeable) fg_state_hincrby(dc->st, key, field, fund);
         x.fund[d] += fund;
-        if (ev->event_time_ms > x.last_t[d]) {
+        if (judgeable && ev->event_time_ms > x.last_t[d]) {
             /* a plain max: a concurrent writer can only make it lag, and it is shown, not judged */
             snprintf(field, sizeof(field), "t%lld", (long long)day);
             int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
             fg_state_hset(dc->st, key, field, v, (size_t)n);
             x.last_t[d] = ev->event_time_ms;
         }
-        if (x.n_ev[d] < PV_INST_EVIDENCE) {
+        if (judgeable && x.n_ev[d] < PV_INST_EVIDENCE) {
             snprintf(field, sizeof(field), "e%lld%c%s", (long long)day, PV_SEP, ev->event_id);
             int n = snprintf(v, sizeof(v), "%lld%c%d", (long long)g->qty_milli, PV_SEP, late);
             fg_state_hset(dc->st, key, field, v, (size_t)n);
             x.n_ev[d]++;
         }
     }
+    size_t first_judged = (size_t)((x.ev_horizon - x.horizon) / FG_MS_PER_DAY); /* ev_horizon >= horizon */
     size_t end = d + (size_t)c->baseline_days;
     if (end >= x.n_days) end = x.n_days - 1;
-    for (size_t i = d; i <= end; i++)
+    for (size_t i = d > first_judged ? d : first_judged; i <= end; i++)
         if (x.vol[i] > 0) inst_judge(dc, c, ev, g->code, &x, i);
 }
 

@@ -291,3 +291,83 @@ Test(prescription_volume, lines_of_one_drug_in_a_claim_add_up) {
     cr_assert_eq(a->amount_at_risk_fen, 3 * PRICE * 7 / 10 * 2 / 3, "only the drug lines' share of fund paid");
     fg_scn_fini(&s);
 }
+
+/*
+ * A spike on day 10, then data until day 25: by then day 10 is more than the allowed
+ * lateness (7 days) behind, so its fund, time and evidence fields are pruned while its
+ * volume stays for later baselines. Reading everything again into the same Redis (a new
+ * consumer group), or a claim of day 5 arriving that late, must not re-judge day 10 from
+ * the pruned fields: the alert would be re-published with no events and no money.
+ */
+Test(prescription_volume, a_full_reread_does_not_republish_a_pruned_day_emptied) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    step_t st[24];
+    size_t n = 0;
+    for (int d = 3; d <= 25; d++) {
+        step_t x = {"", "", "H1", d, "D-PLAIN", d == 10 ? 61 : 20, NONE};
+        snprintf(x.eid, sizeof(x.eid), "r%d", d);
+        snprintf(x.patient, sizeof(x.patient), "Q%d", d);
+        st[n++] = x;
+    }
+    fg_event_t evs[24];
+    for (size_t i = 0; i < n; i++) evs[i] = claim(&st[i]);
+    fg_scn_run(&s, evs, n);
+    cr_assert_eq(mine(&s), 1);
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, "prescription_volume", "institution_daily", "institution", "H1", "D-PLAIN:2026-01-11");
+    cr_assert_str_eq(s.ids[first(&s)], id);
+    cr_assert_eq(s.published[first(&s)], 1);
+
+    fg_scn_run(&s, evs, n); /* every event processed again, same Redis state */
+    cr_assert_eq(s.last_run_count, 0, "nothing new: day 10 is past judging, its alert stands as published");
+    fg_scn_run_each(&s, evs, n);
+    cr_assert_eq(s.last_run_count, 0);
+    step_t late = {"r5b", "Q99", "H1", 5, "D-PLAIN", 20, NONE}; /* joins day 10's baseline, 20 days late */
+    fg_event_t lev = claim(&late);
+    fg_scn_run(&s, &lev, 1);
+    cr_assert_eq(s.last_run_count, 0);
+
+    cr_assert_eq(mine(&s), 1);
+    cr_assert_eq(s.published[first(&s)], 1);
+    const fg_alert_t *a = fg_scn_alert(&s, id);
+    cr_assert_eq(a->n_event_ids, 1);
+    cr_assert_str_eq(a->event_ids[0], "r10");
+    cr_assert_eq(a->event_time, FG_T0 + 10 * FG_MS_PER_DAY);
+    cr_assert_float_eq(a->figures[0].value, 61.0, 1e-9);
+    /* fund paid 70 % of 61 units, 41 of which are above the baseline of 20 */
+    cr_assert_eq(a->amount_at_risk_fen, 61 * PRICE * 7 / 10 * 41 / 61);
+    fg_scn_fini(&s);
+}
+
+/*
+ * The same for patient_supply: 20 + 18 + 20 days on days 0, 10, 20 (58 days within 30),
+ * then 1-day claims until day 70. Records are kept 2 x 30 + 7 days, so day 0's is pruned;
+ * reading everything again must not re-evaluate the bucket from days 10 and 20 only (38
+ * days, 2 claims) and re-publish the alert with less evidence.
+ */
+Test(prescription_volume, a_full_reread_does_not_republish_a_pruned_supply_bucket) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    step_t st[] = {{"s0", "P6", "H5", 0, "D-PLAIN", 1, 20},  {"s1", "P6", "H5", 10, "D-PLAIN", 1, 18},
+                   {"s2", "P6", "H5", 20, "D-PLAIN", 1, 20}, {"s3", "P6", "H5", 30, "D-PLAIN", 1, 1},
+                   {"s4", "P6", "H5", 40, "D-PLAIN", 1, 1},  {"s5", "P6", "H5", 50, "D-PLAIN", 1, 1},
+                   {"s6", "P6", "H5", 60, "D-PLAIN", 1, 1},  {"s7", "P6", "H5", 70, "D-PLAIN", 1, 1}};
+    fg_event_t evs[8];
+    for (int i = 0; i < 8; i++) evs[i] = claim(&st[i]);
+    fg_scn_run(&s, evs, 8);
+    cr_assert_eq(mine(&s), 1);
+    char id[FG_ALERT_ID_LEN + 1];
+    fg_alert_make_id(id, "prescription_volume", "patient_supply", "patient", "P6", "D-PLAIN:2026-01-07");
+    cr_assert_str_eq(s.ids[first(&s)], id);
+    cr_assert_eq(fg_scn_alert(&s, id)->n_event_ids, 3);
+
+    fg_scn_run(&s, evs, 8);
+    cr_assert_eq(s.last_run_count, 0, "the bucket's first claim is pruned: it is not evaluated again");
+    cr_assert_eq(mine(&s), 1);
+    cr_assert_eq(s.published[first(&s)], 1);
+    const fg_alert_t *a = fg_scn_alert(&s, id);
+    cr_assert_eq(a->n_event_ids, 3);
+    cr_assert_float_eq(a->figures[0].value, 58.0, 1e-9);
+    fg_scn_fini(&s);
+}
