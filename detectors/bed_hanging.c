@@ -3,11 +3,15 @@
  *
  * Reads inpatient (presence checks, admit, discharge) and claims (inpatient claims carrying the
  * admission id), both keyed by patient, into one hash per patient, kind "bh":
- *   "s\x1f<inst>\x1f<adm>"          -> "admit_ms\x1fdischarge_ms\x1fadmit_event\x1fdischarge_event\x1fregion"
- *   "a\x1f<inst>\x1f<adm>\x1f<event>" -> "t_ms"                       one absent presence check
- *   "b\x1f<inst>\x1f<adm>\x1f<claim>" -> "t_ms\x1fbed\x1ftreat\x1fbed_fund_fen\x1fregion"  one inpatient claim
+ *   "s\x1f<inst>\x1f<adm>"          -> "admit_ms\x1fdischarge_ms\x1fadmit_event\x1fdischarge_event\x1fregion
+ *                                       \x1fadmit_late\x1fdischarge_late"
+ *   "a\x1f<inst>\x1f<adm>\x1f<event>" -> "t_ms\x1flate"                 one absent presence check
+ *   "b\x1f<inst>\x1f<adm>\x1f<claim>" -> "t_ms\x1fbed\x1ftreat\x1fbed_fund_fen\x1fregion\x1flate"  one inpatient claim
  *   "~max"                          -> event-time watermark of the patient
- * Everything is keyed by event id, so re-delivery rewrites the same fields.
+ * Everything is keyed by event id, so re-delivery rewrites the same fields. An event's late flag is
+ * judged the first time it is seen and kept with its record: a re-delivery or a full re-read (when the
+ * watermark is already past it) reuses that verdict, so an alert's late_events, the count of late
+ * contributing events, and with it the alert's content stay the same.
  *
  * Two patterns, both re-evaluated over the whole stay whenever any of its events arrives, so the
  * findings depend on the set of events and not on their arrival order:
@@ -45,6 +49,7 @@ typedef struct {
     char inst[FG_ALERT_STR], adm[FG_ALERT_STR];
     int64_t admit_ms, discharge_ms;
     char admit_eid[FG_ALERT_STR], discharge_eid[FG_ALERT_STR], region[FG_ALERT_STR];
+    int admit_late, discharge_late;
 } bh_stay_t;
 
 /* an absent check or an inpatient claim of some stay */
@@ -53,7 +58,7 @@ typedef struct {
     char stay[2 * FG_ALERT_STR + 2]; /* "<inst>\x1f<adm>" */
     char eid[FG_ALERT_STR];
     int64_t t_ms, day, bed_fund_fen;
-    int bed, treat;
+    int bed, treat, late;
 } bh_rec_t;
 
 typedef struct {
@@ -134,10 +139,11 @@ static void day_name(int64_t day, char *out, size_t size) {
 static int load(const char *field, const char *val, size_t len, void *ud) {
     bh_view_t *w = ud;
     if (field[0] == '\0' || field[1] != BH_SEP) return 0;
-    char id[3][FG_ALERT_STR], p[5][FG_ALERT_STR];
+    char id[3][FG_ALERT_STR], p[7][FG_ALERT_STR];
     int nid = fg_rec_split(field + 2, strlen(field + 2), BH_SEP, id, 3);
     if (field[0] == 's' && nid == 2 && w->n_stays < BH_MAX_STAYS + 1) {
-        if (fg_rec_split(val, len, BH_SEP, p, 5) != 5) return 0;
+        int np = fg_rec_split(val, len, BH_SEP, p, 7);
+        if (np < 5) return 0;
         bh_stay_t *s = &w->stays[w->n_stays++];
         fg_alert_set(s->field, sizeof(s->field), field);
         fg_alert_set(s->inst, sizeof(s->inst), id[0]);
@@ -147,22 +153,28 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         fg_alert_set(s->admit_eid, sizeof(s->admit_eid), p[2]);
         fg_alert_set(s->discharge_eid, sizeof(s->discharge_eid), p[3]);
         fg_alert_set(s->region, sizeof(s->region), p[4]);
+        s->admit_late = np > 5 && p[5][0] == '1'; /* records written before the flags existed: not late */
+        s->discharge_late = np > 6 && p[6][0] == '1';
         return 0;
     }
     if (nid != 3) return 0;
     bh_rec_t *r = NULL;
     if (field[0] == 'a' && w->n_checks < BH_MAX_CHECKS + 1) {
+        int np = fg_rec_split(val, len, BH_SEP, p, 2);
         r = &w->checks[w->n_checks++];
         memset(r, 0, sizeof(*r));
-        r->t_ms = strtoll(val, NULL, 10);
+        r->t_ms = strtoll(p[0], NULL, 10);
+        r->late = np > 1 && p[1][0] == '1';
     } else if (field[0] == 'b' && w->n_claims < BH_MAX_CLAIMS + 1) {
-        if (fg_rec_split(val, len, BH_SEP, p, 4) < 4) return 0;
+        int np = fg_rec_split(val, len, BH_SEP, p, 6);
+        if (np < 4) return 0;
         r = &w->claims[w->n_claims++];
         memset(r, 0, sizeof(*r));
         r->t_ms = strtoll(p[0], NULL, 10);
         r->bed = p[1][0] == '1';
         r->treat = p[2][0] == '1';
         r->bed_fund_fen = strtoll(p[3], NULL, 10);
+        r->late = np > 5 && p[5][0] == '1';
     } else {
         return 0;
     }
@@ -228,16 +240,8 @@ static void prune(fg_state_t *st, const char *key, bh_view_t *w, int64_t horizon
 typedef struct {
     const char *stay, *inst, *adm, *region;
     const bh_stay_t *s; /* NULL if neither admit nor discharge arrived yet */
-    const char *patient, *eid;
-    int late;
+    const char *patient;
 } bh_ctx_t;
-
-/* whether event id eid is part of the alert's evidence (its lateness then concerns the finding) */
-static int contributes(const fg_alert_t *a, const char *eid) {
-    for (uint32_t i = 0; i < a->n_event_ids; i++)
-        if (!strcmp(a->event_ids[i], eid)) return 1;
-    return 0;
-}
 
 static void fill_common(fg_alert_t *a, const bh_ctx_t *x) {
     a->severity = FG_SEV_HIGH;
@@ -245,7 +249,11 @@ static void fill_common(fg_alert_t *a, const bh_ctx_t *x) {
     fg_alert_set(a->region, sizeof(a->region), x->region);
     a->n_event_ids = 0;
     a->n_figures = 0;
-    if (x->s && x->s->admit_ms >= 0) fg_alert_add_event(a, x->s->admit_eid);
+    a->late_events = 0;
+    if (x->s && x->s->admit_ms >= 0) {
+        fg_alert_add_event(a, x->s->admit_eid);
+        a->late_events += x->s->admit_late;
+    }
 }
 
 static void absent_alerts(fg_dctx_t *dc, const bh_cfg_t *c, const bh_ctx_t *x, bh_rec_t **chk, size_t n, bh_rec_t **cl,
@@ -268,15 +276,18 @@ static void absent_alerts(fg_dctx_t *dc, const bh_cfg_t *c, const bh_ctx_t *x, b
         a->window_start = chk[f]->t_ms;
         a->window_end = chk[k]->t_ms;
         a->event_time = chk[k]->t_ms;
-        for (size_t i = f; i <= k; i++) fg_alert_add_event(a, chk[i]->eid);
+        for (size_t i = f; i <= k; i++) {
+            fg_alert_add_event(a, chk[i]->eid);
+            a->late_events += chk[i]->late;
+        }
         int64_t amount = 0;
         for (size_t i = 0; i < ncl; i++)
             if (cl[i]->bed && cl[i]->day >= chk[f]->day && cl[i]->day <= chk[k]->day) {
                 amount += cl[i]->bed_fund_fen;
                 fg_alert_add_event(a, cl[i]->eid);
+                a->late_events += cl[i]->late;
             }
         a->amount_at_risk_fen = amount;
-        if (x->late && contributes(a, x->eid)) a->late_events = 1;
         fg_alert_add_figure(a, "absent_checks", (double)count, (double)c->absent_checks, ">=");
         fg_alert_add_figure(a, "span_hours", hours, (double)(c->absent_window_ms / FG_MS_PER_HOUR), "<=");
         snprintf(a->summary, sizeof(a->summary),
@@ -317,13 +328,13 @@ static void bed_only_alerts(fg_dctx_t *dc, const bh_cfg_t *c, const bh_ctx_t *x,
                 for (size_t r = run_from; r < i; r++) {
                     amount += cl[r]->bed_fund_fen;
                     fg_alert_add_event(a, cl[r]->eid);
+                    a->late_events += cl[r]->late;
                 }
                 a->score = (double)run_len / (double)(run_len + c->bed_only_days);
                 a->window_start = cl[run_from]->t_ms;
                 a->window_end = cl[i - 1]->t_ms;
                 a->event_time = cl[i - 1]->t_ms;
                 a->amount_at_risk_fen = amount;
-                if (x->late && contributes(a, x->eid)) a->late_events = 1;
                 fg_alert_add_figure(a, "bed_only_days", (double)run_len, (double)c->bed_only_days, ">=");
                 snprintf(a->summary, sizeof(a->summary),
                          "%lld consecutive days from %.64s billed a bed and no treatment during stay %.64s at %.64s "
@@ -344,13 +355,17 @@ static void bed_only_alerts(fg_dctx_t *dc, const bh_cfg_t *c, const bh_ctx_t *x,
 
 static void store_stay(fg_state_t *st, const char *key, const bh_stay_t *s) {
     char v[4 * FG_ALERT_STR + 64];
-    int n = snprintf(v, sizeof(v), "%lld%c%lld%c%s%c%s%c%s", (long long)s->admit_ms, BH_SEP, (long long)s->discharge_ms,
-                     BH_SEP, s->admit_eid, BH_SEP, s->discharge_eid, BH_SEP, s->region);
+    int n = snprintf(v, sizeof(v), "%lld%c%lld%c%s%c%s%c%s%c%d%c%d", (long long)s->admit_ms, BH_SEP,
+                     (long long)s->discharge_ms, BH_SEP, s->admit_eid, BH_SEP, s->discharge_eid, BH_SEP, s->region,
+                     BH_SEP, s->admit_late, BH_SEP, s->discharge_late);
     fg_state_hset(st, key, s->field, v, (size_t)n);
 }
 
-/* upserts this event's record (stay, absent check or claim) into the state and the view */
-static void record(fg_dctx_t *dc, const char *key, const fg_event_t *ev, const char *stay, bh_view_t *w) {
+/*
+ * upserts this event's record (stay, absent check or claim) into the state and the view; late is the
+ * watermark's verdict now, stored only the first time the event is seen (a re-read keeps the first verdict)
+ */
+static void record(fg_dctx_t *dc, const char *key, const fg_event_t *ev, const char *stay, int late, bh_view_t *w) {
     char field[sizeof(w->checks[0].field)], v[FG_ALERT_STR + 96];
     const char *region = ev->region ? ev->region : "";
     if (ev->stream == FG_STREAM_INPATIENT && ev->u.inpatient.type != FG_IP_PRESENCE_CHECK) {
@@ -368,9 +383,11 @@ static void record(fg_dctx_t *dc, const char *key, const fg_event_t *ev, const c
         }
         fg_alert_set(s->region, sizeof(s->region), region);
         if (ev->u.inpatient.type == FG_IP_ADMIT) {
+            if (s->admit_ms < 0 || strcmp(s->admit_eid, ev->event_id)) s->admit_late = late;
             s->admit_ms = ev->event_time_ms;
             fg_alert_set(s->admit_eid, sizeof(s->admit_eid), ev->event_id);
         } else {
+            if (s->discharge_ms < 0 || strcmp(s->discharge_eid, ev->event_id)) s->discharge_late = late;
             s->discharge_ms = ev->event_time_ms;
             fg_alert_set(s->discharge_eid, sizeof(s->discharge_eid), ev->event_id);
         }
@@ -384,8 +401,12 @@ static void record(fg_dctx_t *dc, const char *key, const fg_event_t *ev, const c
     bh_rec_t *r = NULL;
     for (size_t i = 0; i < *n; i++)
         if (!strcmp(v_arr[i].field, field)) r = &v_arr[i];
-    if (!r) r = &v_arr[(*n)++];
+    if (r)
+        late = r->late; /* seen before: keep its first verdict */
+    else
+        r = &v_arr[(*n)++];
     memset(r, 0, sizeof(*r));
+    r->late = late;
     fg_alert_set(r->field, sizeof(r->field), field);
     fg_alert_set(r->stay, sizeof(r->stay), stay);
     fg_alert_set(r->eid, sizeof(r->eid), ev->event_id);
@@ -406,10 +427,10 @@ static void record(fg_dctx_t *dc, const char *key, const fg_event_t *ev, const c
         /* the fund pays the claim, not the item: the bed's share of it */
         if (c->total_fen > 0)
             r->bed_fund_fen = (int64_t)((double)c->fund_paid_fen * (double)bed_amount / (double)c->total_fen + 0.5);
-        len = snprintf(v, sizeof(v), "%lld%c%d%c%d%c%lld%c%s", (long long)r->t_ms, BH_SEP, r->bed, BH_SEP, r->treat,
-                       BH_SEP, (long long)r->bed_fund_fen, BH_SEP, region);
+        len = snprintf(v, sizeof(v), "%lld%c%d%c%d%c%lld%c%s%c%d", (long long)r->t_ms, BH_SEP, r->bed, BH_SEP,
+                       r->treat, BH_SEP, (long long)r->bed_fund_fen, BH_SEP, region, BH_SEP, r->late);
     } else {
-        len = snprintf(v, sizeof(v), "%lld", (long long)r->t_ms);
+        len = snprintf(v, sizeof(v), "%lld%c%d", (long long)r->t_ms, BH_SEP, r->late);
     }
     fg_state_hset(dc->st, key, field, v, (size_t)len);
 }
@@ -428,10 +449,9 @@ static void bh_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
 
     char stay[sizeof(checks[0].stay)];
     snprintf(stay, sizeof(stay), "%s%c%s", ev->institution_id, BH_SEP, adm);
-    record(dc, key, ev, stay, &w);
-
     int64_t maxt = 0;
     int late = fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
+    record(dc, key, ev, stay, late, &w);
     prune(dc->st, key, &w, maxt - c->keep_ms - dc->allowed_lateness_ms);
     fg_state_expire(dc->st, key, c->keep_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);
 
@@ -439,9 +459,7 @@ static void bh_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
                   .inst = ev->institution_id,
                   .adm = adm,
                   .region = ev->region ? ev->region : "",
-                  .patient = ev->patient_id,
-                  .eid = ev->event_id,
-                  .late = late};
+                  .patient = ev->patient_id};
     char sfield[sizeof(stays[0].field)];
     snprintf(sfield, sizeof(sfield), "s%c%s", BH_SEP, stay);
     for (size_t i = 0; i < w.n_stays; i++)

@@ -16,20 +16,26 @@
  * arrives: usually the next daily presence check, at the latest the discharge.
  *
  * State: one hash per patient, kind "cds":
- *   "s\x1f<institution>\x1f<admission>" -> "admit_ms\x1fdischarge_ms\x1fadmit_event\x1fdischarge_event\x1fregion"
- *   "c\x1f<claim id>"                   -> "t_ms\x1finstitution\x1ffund_paid_fen\x1fregion"
+ *   "s\x1f<institution>\x1f<admission>" -> "admit_ms\x1fdischarge_ms\x1fadmit_event\x1fdischarge_event\x1fregion
+ *                                           \x1fadmit_late\x1fdischarge_late"
+ *   "c\x1f<claim id>"                   -> "t_ms\x1finstitution\x1ffund_paid_fen\x1fregion\x1flate"
  *   "~max"                              -> event-time watermark of the patient (both streams)
  *   "~ip"                               -> newest inpatient event time of the patient (see above)
  * A claim checks the stays; an admit/discharge checks the stored claims, so either arrival order
  * fires, with the id made of stay + claim only. Fields are keyed by event/stay, so a re-delivered
- * event rewrites the same field and the same finding.
+ * event rewrites the same field and the same finding. An event's late flag is judged the first time it
+ * is seen and kept with its record: a re-delivery or a full re-read (watermark already past it) reuses
+ * it, so late_events (late contributing events: admit, claim, discharge) and the alert do not change.
  *
  * Retention (why claims are kept much shorter than stays): a stay can cover claims for up to
  * max_stay_days after its admission, so open stays are kept that long. A claim only has to wait for
  * an admission that arrives AFTER it; such an admission has admit <= t and, unless it is late, is
  * within allowed lateness of the watermark, so a claim older than watermark - lateness can only
  * meet late admissions. Keeping claims for lateness + 1 day instead of 180 days is what makes
- * storing every outpatient claim affordable.
+ * storing every outpatient claim affordable. The exception, few by nature: a claim inside a kept stay
+ * at another institution (or before a discharge whose admission has not arrived) is kept as long as
+ * the stay. It is, or may become, a finding's evidence, and its record holds its first late verdict:
+ * dropped, a re-read would see it again as new and late, and publish the finding again.
  *
  * A discharge arriving after a finding adds its evidence to the same alert id (window_end = discharge).
  */
@@ -55,12 +61,14 @@ typedef struct {
     char inst[FG_ALERT_STR], adm[FG_ALERT_STR];
     int64_t admit_ms, discharge_ms; /* -1 unknown */
     char admit_eid[FG_ALERT_STR], discharge_eid[FG_ALERT_STR], region[FG_ALERT_STR];
+    int admit_late, discharge_late; /* judged at first sight of the admit / discharge event */
 } cds_stay_t;
 
 typedef struct {
     char field[FG_ALERT_STR + 4];
     char id[FG_ALERT_STR], inst[FG_ALERT_STR], region[FG_ALERT_STR];
     int64_t t_ms, fund_fen;
+    int late; /* judged at first sight of the claim */
 } cds_claim_t;
 
 typedef struct {
@@ -125,10 +133,11 @@ static void cds_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
 
 static int load(const char *field, const char *val, size_t len, void *ud) {
     cds_view_t *w = ud;
-    char p[5][FG_ALERT_STR];
+    char p[7][FG_ALERT_STR];
     if (field[0] == 's' && field[1] == CDS_SEP && w->n_stays < CDS_MAX_STAYS + 1) {
         char id[2][FG_ALERT_STR];
-        if (fg_rec_split(val, len, CDS_SEP, p, 5) != 5 || fg_rec_split(field + 2, strlen(field + 2), CDS_SEP, id, 2) != 2) return 0;
+        int np = fg_rec_split(val, len, CDS_SEP, p, 7);
+        if (np < 5 || fg_rec_split(field + 2, strlen(field + 2), CDS_SEP, id, 2) != 2) return 0;
         cds_stay_t *s = &w->stays[w->n_stays++];
         fg_alert_set(s->field, sizeof(s->field), field);
         fg_alert_set(s->inst, sizeof(s->inst), id[0]);
@@ -138,8 +147,11 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         fg_alert_set(s->admit_eid, sizeof(s->admit_eid), p[2]);
         fg_alert_set(s->discharge_eid, sizeof(s->discharge_eid), p[3]);
         fg_alert_set(s->region, sizeof(s->region), p[4]);
+        s->admit_late = np > 5 && p[5][0] == '1'; /* records written before the flags existed: not late */
+        s->discharge_late = np > 6 && p[6][0] == '1';
     } else if (field[0] == 'c' && field[1] == CDS_SEP && w->n_claims < CDS_MAX_CLAIMS + 1) {
-        if (fg_rec_split(val, len, CDS_SEP, p, 4) != 4) return 0;
+        int np = fg_rec_split(val, len, CDS_SEP, p, 5);
+        if (np < 4) return 0;
         cds_claim_t *c = &w->claims[w->n_claims++];
         fg_alert_set(c->field, sizeof(c->field), field);
         fg_alert_set(c->id, sizeof(c->id), field + 2);
@@ -147,21 +159,23 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         fg_alert_set(c->inst, sizeof(c->inst), p[1]);
         c->fund_fen = strtoll(p[2], NULL, 10);
         fg_alert_set(c->region, sizeof(c->region), p[3]);
+        c->late = np > 4 && p[4][0] == '1';
     }
     return 0; /* "~max" and foreign fields are skipped; they expire with the key */
 }
 
 static void store_stay(fg_state_t *st, const char *key, const cds_stay_t *s) {
     char v[4 * FG_ALERT_STR + 64];
-    int n = snprintf(v, sizeof(v), "%lld%c%lld%c%s%c%s%c%s", (long long)s->admit_ms, CDS_SEP,
-                     (long long)s->discharge_ms, CDS_SEP, s->admit_eid, CDS_SEP, s->discharge_eid, CDS_SEP, s->region);
+    int n = snprintf(v, sizeof(v), "%lld%c%lld%c%s%c%s%c%s%c%d%c%d", (long long)s->admit_ms, CDS_SEP,
+                     (long long)s->discharge_ms, CDS_SEP, s->admit_eid, CDS_SEP, s->discharge_eid, CDS_SEP, s->region,
+                     CDS_SEP, s->admit_late, CDS_SEP, s->discharge_late);
     fg_state_hset(st, key, s->field, v, (size_t)n);
 }
 
 static void store_claim(fg_state_t *st, const char *key, const cds_claim_t *c) {
     char v[2 * FG_ALERT_STR + 64];
-    int n = snprintf(v, sizeof(v), "%lld%c%s%c%lld%c%s", (long long)c->t_ms, CDS_SEP, c->inst, CDS_SEP,
-                     (long long)c->fund_fen, CDS_SEP, c->region);
+    int n = snprintf(v, sizeof(v), "%lld%c%s%c%lld%c%s%c%d", (long long)c->t_ms, CDS_SEP, c->inst, CDS_SEP,
+                     (long long)c->fund_fen, CDS_SEP, c->region, CDS_SEP, c->late);
     fg_state_hset(st, key, c->field, v, (size_t)n);
 }
 
@@ -188,15 +202,8 @@ static int pending(const cds_cfg_t *cf, const cds_view_t *w, const cds_claim_t *
     return 0;
 }
 
-/* whether event id eid is part of the alert's evidence (its lateness then concerns the finding) */
-static int contributes(const fg_alert_t *a, const char *eid) {
-    for (uint32_t i = 0; i < a->n_event_ids; i++)
-        if (!strcmp(a->event_ids[i], eid)) return 1;
-    return 0;
-}
-
-static void finding(fg_dctx_t *dc, const cds_cfg_t *cf, const fg_event_t *ev, const cds_stay_t *s, const cds_claim_t *c,
-                    int late) {
+static void finding(fg_dctx_t *dc, const cds_cfg_t *cf, const fg_event_t *ev, const cds_stay_t *s,
+                    const cds_claim_t *c) {
     char wkey[sizeof(s->field) + sizeof(c->id) + 2];
     snprintf(wkey, sizeof(wkey), "%s%c%s>%s", s->inst, CDS_SEP, s->adm, c->id);
     fg_alert_t *a = fg_dctx_alert(dc, SELF, "claim_in_stay", "patient", ev->patient_id, wkey);
@@ -219,13 +226,28 @@ static void finding(fg_dctx_t *dc, const cds_cfg_t *cf, const fg_event_t *ev, co
                             0, ">");
     fg_alert_add_figure(a, "claim_fund_paid_yuan", (double)c->fund_fen / 100.0, 0, ">");
     a->amount_at_risk_fen = c->fund_fen;
-    if (late && contributes(a, ev->event_id)) a->late_events = 1;
+    /* from the stored first-sight verdicts, so a re-read that finds them behind the watermark changes nothing */
+    a->late_events = s->admit_late + c->late + (s->discharge_ms >= 0 ? s->discharge_late : 0);
     (void)cf;
     snprintf(
         a->summary, sizeof(a->summary),
         "claim %.64s at %.64s settled %.1f hours into the patient's stay %.64s at %.64s%.64s (fund paid %.2f yuan)",
         c->id, c->inst, hours_in, s->adm, s->inst, s->discharge_ms >= 0 ? "" : " (no discharge yet)",
         (double)c->fund_fen / 100.0);
+}
+
+/*
+ * a claim a kept stay covers or may cover once its admission arrives: kept with the stay (see the header),
+ * so a re-read finds its record and its first late verdict
+ */
+static int evidence(const cds_cfg_t *cf, const cds_view_t *w, const cds_claim_t *c) {
+    for (size_t i = 0; i < w->n_stays; i++) {
+        const cds_stay_t *s = &w->stays[i];
+        if (!cf->same_institution && !strcmp(s->inst, c->inst)) continue;
+        if (s->admit_ms >= 0 && c->t_ms >= s->admit_ms && c->t_ms < stay_end(cf, s)) return 1;
+        if (s->admit_ms < 0 && c->t_ms < s->discharge_ms && c->t_ms >= s->discharge_ms - cf->max_stay_ms) return 1;
+    }
+    return 0;
 }
 
 /* drops stays/claims that can no longer meet a non-late event, then enforces the hostile-input caps */
@@ -252,7 +274,8 @@ static void prune(fg_state_t *st, const char *key, const cds_cfg_t *cf, cds_view
     }
     o = 0;
     for (size_t i = 0; i < w->n_claims; i++) {
-        if (w->claims[i].t_ms < horizon && !(cf->confirm_open_stay && pending(cf, w, &w->claims[i]))) {
+        if (w->claims[i].t_ms < horizon && !(cf->confirm_open_stay && pending(cf, w, &w->claims[i])) &&
+            !evidence(cf, w, &w->claims[i])) {
             fg_state_hdel(st, key, w->claims[i].field);
             continue;
         }
@@ -290,8 +313,13 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         snprintf(field, sizeof(field), "c%c%s", CDS_SEP, ev->event_id);
         for (size_t i = 0; i < w.n_claims; i++)
             if (!strcmp(w.claims[i].field, field)) c = &w.claims[i];
-        if (!c) c = &w.claims[w.n_claims++];
+        int c_late = late;
+        if (c)
+            c_late = c->late; /* seen before: keep its first verdict */
+        else
+            c = &w.claims[w.n_claims++];
         memset(c, 0, sizeof(*c));
+        c->late = c_late;
         fg_alert_set(c->field, sizeof(c->field), field);
         fg_alert_set(c->id, sizeof(c->id), ev->event_id);
         fg_alert_set(c->inst, sizeof(c->inst), ev->institution_id);
@@ -303,7 +331,7 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         prune(dc->st, key, cf, &w, maxt, dc->allowed_lateness_ms);
         int64_t ip_wm = fg_state_hget_int(dc->st, key, CDS_IP_FIELD);
         for (size_t i = 0; i < w.n_stays; i++)
-            if (covers(cf, &w.stays[i], &cur, ip_wm)) finding(dc, cf, ev, &w.stays[i], &cur, late);
+            if (covers(cf, &w.stays[i], &cur, ip_wm)) finding(dc, cf, ev, &w.stays[i], &cur);
     } else {
         /* advance the inpatient watermark: claims up to it are confirmed inside the open stays */
         int64_t old_ip = fg_state_hget_int(dc->st, key, CDS_IP_FIELD), ip_wm = old_ip;
@@ -319,7 +347,7 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
             for (size_t i = 0; i < w.n_stays; i++)
                 for (size_t j = 0; j < w.n_claims; j++)
                     if (w.claims[j].t_ms > old_ip && covers(cf, &w.stays[i], &w.claims[j], ip_wm))
-                        finding(dc, cf, ev, &w.stays[i], &w.claims[j], late);
+                        finding(dc, cf, ev, &w.stays[i], &w.claims[j]);
             fg_state_expire(dc->st, key, cf->max_stay_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);
             return;
         }
@@ -339,9 +367,11 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         }
         fg_alert_set(s->region, sizeof(s->region), region);
         if (ip->type == FG_IP_ADMIT) {
+            if (s->admit_ms < 0 || strcmp(s->admit_eid, ev->event_id)) s->admit_late = late;
             s->admit_ms = ev->event_time_ms;
             fg_alert_set(s->admit_eid, sizeof(s->admit_eid), ev->event_id);
         } else {
+            if (s->discharge_ms < 0 || strcmp(s->discharge_eid, ev->event_id)) s->discharge_late = late;
             s->discharge_ms = ev->event_time_ms;
             fg_alert_set(s->discharge_eid, sizeof(s->discharge_eid), ev->event_id);
         }
@@ -350,7 +380,7 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         for (size_t i = 0; i < w.n_stays; i++)
             for (size_t j = 0; j < w.n_claims; j++)
                 if ((&w.stays[i] == s || w.claims[j].t_ms > old_ip) && covers(cf, &w.stays[i], &w.claims[j], ip_wm))
-                    finding(dc, cf, ev, &w.stays[i], &w.claims[j], late);
+                    finding(dc, cf, ev, &w.stays[i], &w.claims[j]);
     }
     fg_state_expire(dc->st, key, cf->max_stay_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);
 }

@@ -12,9 +12,10 @@
  * State, one hash per institution + drug, kind "im", id "<institution>|<drug>":
  *   "s<day_ms>"               -> insured quantity sold that day, in thousandths (HINCRBY)
  *   "f<day_ms>"               -> fund-paid share of those sales, fen (HINCRBY)
- *   "p\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli"   purchase   (one field per invoicing line)
- *   "r\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli"   return to supplier
- *   "k\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli"   stocktake
+ *   "l<day_ms>"               -> how many of that day's counted claims were late (HINCRBY)
+ *   "p\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli\x1flate"   purchase   (one field per invoicing line)
+ *   "r\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli\x1flate"   return to supplier
+ *   "k\x1f<event>\x1f<item>"    -> "t_ms\x1fqty_milli\x1flate"   stocktake
  *   "~max"                    -> watermark
  * and per patient, kind "imx": "<claim id>" -> t_ms, the claims already counted.
  *
@@ -24,6 +25,11 @@
  * patient's small set of counted claim ids, written in the same MULTI/EXEC as the increments: a
  * re-delivered claim finds its id and adds nothing. Invoicing is low-volume, so each line is its own
  * idempotent field. The seen set covers re-delivery within allowed lateness (+1 day).
+ *
+ * Lateness is judged once, when an event is first seen, and kept: a line stores its flag, a claim adds
+ * to its day's "l" counter only when it is counted (never on re-delivery). late_events (late sales of
+ * the window + late lines among the evidence) is computed from what is stored, so a full re-read, which
+ * finds the watermark already past the old events, reproduces the same alert and publishes nothing new.
  *
  * Opening stock of a window: the latest stocktake at or before its start; if none, the earliest
  * stocktake inside it (which over-states supply a little: conservative).
@@ -61,10 +67,11 @@ typedef struct {
     char eid[FG_ALERT_STR];
     char type; /* 'p', 'r', 'k' */
     int64_t t_ms, qty_milli;
+    int late; /* judged at first sight of the line */
 } im_line_t;
 
 typedef struct {
-    int64_t day_ms, qty_milli, fund_fen;
+    int64_t day_ms, qty_milli, fund_fen, late; /* late: counted claims of the day that were late */
 } im_day_t;
 
 #define IM_MAX_DAYS 512
@@ -161,18 +168,20 @@ static int64_t parse_i64(const char *s) { return strtoll(s, NULL, 10); }
 static int load(const char *field, const char *val, size_t len, void *ud) {
     im_view_t *w = ud;
     (void)len;
-    if ((field[0] == 's' || field[0] == 'f') && field[1] >= '0' && field[1] <= '9') {
+    if ((field[0] == 's' || field[0] == 'f' || field[0] == 'l') && field[1] >= '0' && field[1] <= '9') {
         int64_t day = parse_i64(field + 1);
         size_t i = 0;
         while (i < w->n_sales && w->sales[i].day_ms != day) i++;
         if (i == w->n_sales) {
             if (w->n_sales >= IM_MAX_DAYS) return 0;
-            w->sales[w->n_sales++] = (im_day_t){day, 0, 0};
+            w->sales[w->n_sales++] = (im_day_t){day, 0, 0, 0};
         }
         if (field[0] == 's')
             w->sales[i].qty_milli = parse_i64(val);
-        else
+        else if (field[0] == 'f')
             w->sales[i].fund_fen = parse_i64(val);
+        else
+            w->sales[i].late = parse_i64(val);
         return 0;
     }
     if ((field[0] == 'p' || field[0] == 'r' || field[0] == 'k') && field[1] == IM_SEP &&
@@ -189,6 +198,8 @@ static int load(const char *field, const char *val, size_t len, void *ud) {
         l->type = field[0];
         l->t_ms = parse_i64(val);
         l->qty_milli = parse_i64(sep + 1);
+        const char *sep2 = memchr(sep + 1, IM_SEP, len - (size_t)(sep + 1 - val));
+        l->late = sep2 && (size_t)(sep2 + 1 - val) < len && sep2[1] == '1'; /* older lines without a flag: not late */
     }
     return 0;
 }
@@ -227,6 +238,8 @@ static void prune(fg_state_t *st, const char *key, im_view_t *w, int64_t oldest_
             fg_state_hdel(st, key, f);
             f[0] = 'f';
             fg_state_hdel(st, key, f);
+            f[0] = 'l';
+            fg_state_hdel(st, key, f);
             continue;
         }
         w->sales[o++] = w->sales[i];
@@ -241,13 +254,14 @@ static int by_eid(const void *x, const void *y) {
 }
 
 static void evaluate(fg_dctx_t *dc, const im_cfg_t *c, const fg_event_t *ev, const char *drug, const im_view_t *w,
-                     int64_t ws, int late) {
+                     int64_t ws) {
     int64_t we = ws + c->window_ms;
-    int64_t sales = 0, fund = 0, purchases = 0, returns = 0, latest = INT64_MIN;
+    int64_t sales = 0, fund = 0, purchases = 0, returns = 0, latest = INT64_MIN, late = 0;
     for (size_t i = 0; i < w->n_sales; i++)
         if (w->sales[i].day_ms >= ws && w->sales[i].day_ms < we) {
             sales += w->sales[i].qty_milli;
             fund += w->sales[i].fund_fen;
+            late += w->sales[i].late;
             if (w->sales[i].day_ms > latest) latest = w->sales[i].day_ms;
         }
     if (sales <= 0) return;
@@ -298,11 +312,13 @@ static void evaluate(fg_dctx_t *dc, const im_cfg_t *c, const fg_event_t *ev, con
     a->n_event_ids = 0;
     if (open) {
         fg_alert_add_event(a, open->eid);
+        late += open->late;
         if (open->t_ms > et) et = open->t_ms;
     }
     qsort(ev_lines, ne, sizeof(ev_lines[0]), by_eid);
     for (size_t i = 0; i < ne; i++) {
         fg_alert_add_event(a, ev_lines[i]->eid);
+        late += ev_lines[i]->late;
         if (ev_lines[i]->t_ms > et) et = ev_lines[i]->t_ms;
     }
     a->event_time = et;
@@ -314,7 +330,8 @@ static void evaluate(fg_dctx_t *dc, const im_cfg_t *c, const fg_event_t *ev, con
     fg_alert_add_figure(a, "excess_qty", (double)excess / 1000.0, 0, ">");
     /* the fund paid for the boxes that were never there: excess x the window's fund share per unit */
     a->amount_at_risk_fen = (int64_t)((double)fund * (double)excess / (double)sales + 0.5);
-    if (late && a->late_events < 1) a->late_events = 1;
+    /* stored first-sight verdicts only: re-processing events the watermark has passed changes nothing */
+    a->late_events = late > INT32_MAX ? INT32_MAX : (int32_t)late;
     snprintf(a->summary, sizeof(a->summary),
              "insured sales of %.64s at %.64s in the %lld days from %.64s: %.3f units, more than supply %.3f "
              "(purchases %.3f "
@@ -416,7 +433,10 @@ static void im_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         if (drug_key(dc, key, sizeof(key), ev->institution_id, drugs[d]) <= 0) continue;
         im_view_t w = {lines, 0, days, 0};
         fg_state_hforeach(dc->st, key, load, &w);
+        int64_t maxt = 0;
+        int late = fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
 
+        int late_counted = 0;
         for (uint32_t i = 0; i < n_items; i++) {
             const fg_item_t *it = &items[i];
             if (it->kind != FG_ITEM_DRUG || !it->code || strcmp(it->code, drugs[d])) continue;
@@ -435,15 +455,31 @@ static void im_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
                 fg_state_hincrby(dc->st, key, f, share);
                 size_t k = 0;
                 while (k < w.n_sales && w.sales[k].day_ms != day) k++;
-                if (k == w.n_sales && w.n_sales < IM_MAX_DAYS) w.sales[w.n_sales++] = (im_day_t){day, 0, 0};
+                if (k == w.n_sales && w.n_sales < IM_MAX_DAYS) w.sales[w.n_sales++] = (im_day_t){day, 0, 0, 0};
                 if (k < w.n_sales) {
                     w.sales[k].qty_milli += q;
                     w.sales[k].fund_fen += share;
                 }
+                if (late && !late_counted) { /* one claim is one late event, however many lines of the drug */
+                    f[0] = 'l';
+                    fg_state_hincrby(dc->st, key, f, 1);
+                    if (k < w.n_sales) w.sales[k].late++;
+                    late_counted = 1;
+                }
             } else {
                 char f[sizeof(lines[0].field)], v[48];
                 snprintf(f, sizeof(f), "%c%c%s%c%u", tcode, IM_SEP, ev->event_id, IM_SEP, i);
-                int n = snprintf(v, sizeof(v), "%lld%c%lld", (long long)ev->event_time_ms, IM_SEP, (long long)q);
+                /* a line seen before keeps its first verdict (read from the state: the view is capped) */
+                size_t olen = 0;
+                const char *old = fg_state_hget(dc->st, key, f, &olen);
+                int l_late = late;
+                if (old) {
+                    const char *s1 = memchr(old, IM_SEP, olen);
+                    const char *s2 = s1 ? memchr(s1 + 1, IM_SEP, olen - (size_t)(s1 + 1 - old)) : NULL;
+                    l_late = s2 && (size_t)(s2 + 1 - old) < olen && s2[1] == '1';
+                }
+                int n = snprintf(v, sizeof(v), "%lld%c%lld%c%d", (long long)ev->event_time_ms, IM_SEP, (long long)q,
+                                 IM_SEP, l_late);
                 fg_state_hset(dc->st, key, f, v, (size_t)n);
                 size_t k = 0;
                 while (k < w.n_lines && strcmp(w.lines[k].field, f)) k++;
@@ -457,10 +493,9 @@ static void im_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
                 l->type = tcode;
                 l->t_ms = ev->event_time_ms;
                 l->qty_milli = q;
+                l->late = l_late;
             }
         }
-        int64_t maxt = 0;
-        int late = fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
         /* live windows: the one non-late events still reach, and the one before it (judged once complete) */
         prune(dc->st, key, &w, bucket(maxt - dc->allowed_lateness_ms, c->window_ms) - c->window_ms);
         fg_state_expire(dc->st, key, 2 * c->window_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);
@@ -470,7 +505,7 @@ static void im_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
             /* +1: a stocktake is also the opening stock of the next window */
             if (k == 1 && tcode != 'k') continue;
             if (inv_wm != INT64_MIN && inv_wm >= from + c->window_ms)
-                evaluate(dc, c, ev, drugs[d], &w, from, late && k == 0);
+                evaluate(dc, c, ev, drugs[d], &w, from);
         }
     }
 }

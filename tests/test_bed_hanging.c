@@ -314,3 +314,72 @@ Test(bed_hanging, thresholds_come_from_config) {
     const char *o2[] = {"detectors.bed_hanging.absent_window_hours=24"};
     run_case(&w, o2, 1);
 }
+
+/*
+ * A full re-read (a new consumer group re-processing everything into the same Redis) must publish
+ * nothing new: lateness is judged at first sight and stored, so the old events, now far behind the
+ * watermark, do not change late_events. Stay days 0-12 (more than the 7 days of allowed lateness),
+ * absent on days 9 and 10; in order, and with the later events first (then the admit is late).
+ */
+static void reread_case(int later_first, int each) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t bed[] = {{"BED1", FG_ITEM_BED, 1, 5000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t fwd[] = {fg_ev_inpatient("ra", ADMIT, "P6", "H1", "A1", 0),
+                        fg_ev_claim("rb1", "P6", "H1", FG_INST_HOSPITAL, INPT, 9.2, bed, 1),
+                        fg_ev_inpatient("rk1", FG_IP_PRESENCE_CHECK, "P6", "H1", "A1", 9),
+                        fg_ev_inpatient("rk2", FG_IP_PRESENCE_CHECK, "P6", "H1", "A1", 10),
+                        fg_ev_inpatient("rd", DISCH, "P6", "H1", "A1", 12)};
+    fwd[1].u.claim.admission_id = "A1";
+    fwd[2].u.inpatient.present = fwd[3].u.inpatient.present = 0;
+    fg_event_t evs[5];
+    for (size_t i = 0; i < 5; i++) evs[i] = later_first ? fwd[4 - i] : fwd[i];
+    if (each)
+        fg_scn_run_each(&s, evs, 5);
+    else
+        fg_scn_run(&s, evs, 5);
+    int pubs = rule_publications(&s);
+    cr_assert_eq(rule_alerts(&s), 1);
+    const fg_alert_t *a = expect_alert(&s, "absent_checks", "patient", "P6", "H1" S "A1>rk1");
+    cr_assert(a);
+    cr_assert_eq(a->late_events, later_first ? 1 : 0, "late_events %d: only the admit seen after day 12 is late",
+                 a->late_events);
+    cr_assert_eq(a->amount_at_risk_fen, 3500);
+    fg_scn_run(&s, evs, 5); /* the re-read, as one batch */
+    cr_assert_eq(s.last_run_count, 0, "the re-read published %zu alert(s)", s.last_run_count);
+    fg_scn_run_each(&s, fwd, 5); /* and again event by event, in event-time order */
+    cr_assert_eq(rule_publications(&s), pubs, "a re-read published %d time(s) more", rule_publications(&s) - pubs);
+    a = expect_alert(&s, "absent_checks", "patient", "P6", "H1" S "A1>rk1");
+    cr_assert_eq(a->late_events, later_first ? 1 : 0);
+    fg_scn_fini(&s);
+}
+
+Test(bed_hanging, reread_publishes_nothing_new) {
+    reread_case(0, 0);
+    reread_case(0, 1);
+    reread_case(1, 0);
+    reread_case(1, 1);
+}
+
+Test(bed_hanging, reread_of_a_bed_only_run_publishes_nothing_new) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t bed[] = {{"BED1", FG_ITEM_BED, 1, 5000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t evs[4];
+    const char *ids[] = {"q1", "q2", "q3", "q4"};
+    const double days[] = {20.5, 1.5, 2.5, 3.5}; /* day 20 first: the run of days 1-3 arrives late */
+    for (int i = 0; i < 4; i++) {
+        evs[i] = fg_ev_claim(ids[i], "P7", "H1", FG_INST_HOSPITAL, INPT, days[i], bed, 1);
+        evs[i].u.claim.admission_id = "A1";
+    }
+    fg_scn_run_each(&s, evs, 4);
+    int pubs = rule_publications(&s);
+    const fg_alert_t *a = expect_alert(&s, "bed_only_days", "patient", "P7", "H1" S "A1>2026-01-02");
+    cr_assert(a);
+    cr_assert_eq(a->late_events, 3);
+    fg_scn_run(&s, evs, 4);
+    cr_assert_eq(s.last_run_count, 0, "the re-read published %zu alert(s)", s.last_run_count);
+    fg_scn_run_each(&s, evs, 4);
+    cr_assert_eq(rule_publications(&s), pubs);
+    fg_scn_fini(&s);
+}

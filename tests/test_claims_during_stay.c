@@ -327,3 +327,47 @@ Test(claims_during_stay, switched_off_rule_never_fires) {
     const char *o[] = {"detectors.claims_during_stay.enabled=false"};
     run_case(&c, o, 1);
 }
+
+/*
+ * A full re-read (a new consumer group re-processing everything into the same Redis) must publish
+ * nothing new: lateness is judged at first sight and stored, so the old events, now far behind the
+ * watermark, do not change late_events. A 12-day stay (more than the 7 days of allowed lateness) with
+ * a pharmacy claim on day 2, in order; the inpatient stream first (the claim is late); and the
+ * later events first (discharge, claim, admit: claim and admit are late).
+ */
+static void reread_case(int order, int each) {
+    fg_scn_t s;
+    fg_scn_init(&s, NULL, 0);
+    fg_titem_t it[] = {{"D1", FG_ITEM_DRUG, 2, 1000, FG_DAYS_ABSENT, NULL}};
+    fg_event_t a = fg_ev_inpatient("ra", ADMIT, "P6", "H1", "A1", 0);
+    fg_event_t c = fg_ev_claim("rc", "P6", "R1", FG_INST_PHARMACY, PHAR, 2, it, 1);
+    fg_event_t d = fg_ev_inpatient("rd", DISCH, "P6", "H1", "A1", 12);
+    static const int expect_late[3] = {0, 1, 2};
+    fg_event_t orders[3][3] = {{a, c, d}, {a, d, c}, {d, c, a}};
+    fg_event_t *evs = orders[order];
+    if (each)
+        fg_scn_run_each(&s, evs, 3);
+    else
+        fg_scn_run(&s, evs, 3);
+    int pubs = rule_publications(&s);
+    cr_assert_eq(rule_alerts(&s), 1, "order %d: %zu alert(s)", order, rule_alerts(&s));
+    const fg_alert_t *x = expect_alert(&s, "claim_in_stay", "patient", "P6", "H1" S "A1>rc");
+    cr_assert(x);
+    cr_assert_eq(x->n_event_ids, 3);
+    cr_assert_eq(x->late_events, expect_late[order], "order %d: late_events %d", order, x->late_events);
+    fg_scn_run(&s, evs, 3); /* the re-read, as one batch */
+    cr_assert_eq(s.last_run_count, 0, "order %d: the re-read published %zu alert(s)", order, s.last_run_count);
+    fg_event_t fwd[] = {a, c, d};
+    fg_scn_run_each(&s, fwd, 3); /* and again event by event, in event-time order */
+    cr_assert_eq(rule_publications(&s), pubs, "order %d: a re-read published %d time(s) more", order,
+                 rule_publications(&s) - pubs);
+    cr_assert_eq(expect_alert(&s, "claim_in_stay", "patient", "P6", "H1" S "A1>rc")->late_events, expect_late[order]);
+    fg_scn_fini(&s);
+}
+
+Test(claims_during_stay, reread_publishes_nothing_new) {
+    for (int order = 0; order < 3; order++) {
+        reread_case(order, 0);
+        reread_case(order, 1);
+    }
+}
