@@ -98,6 +98,8 @@ struct fg_state {
     size_t argcap;
 
     fg_state_stats_t stats;
+    fg_state_observer_fn *observer; /* metrics hook, see fg_state_set_observer */
+    void *observer_ud;
 };
 
 /* ---------- small helpers ---------- */
@@ -634,7 +636,7 @@ static int conn_failed(fg_state_t *st, const char *what, char *errstr, size_t er
     return FG_AGAIN;
 }
 
-int fg_state_fetch(fg_state_t *st, char *errstr, size_t errstr_size) {
+static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     size_t nk = 0;
     for (size_t i = 0; i < st->keys.n; i++) {
         fg_key_t *k = st->keys.v[i];
@@ -771,7 +773,7 @@ static int append_key_writes(fg_state_t *st, fg_key_t *k) {
         if ((rc) == FG_OK) (rc) = fg_err(errstr, errstr_size, (nrc), __VA_ARGS__); \
     } while (0)
 
-int fg_state_flush(fg_state_t *st, char *errstr, size_t errstr_size) {
+static int flush_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     size_t ndirty = 0;
     for (size_t i = 0; i < st->keys.n; i++)
         if (((fg_key_t *)st->keys.v[i])->dirty) ndirty++;
@@ -931,7 +933,7 @@ const char *fg_state_flush_reply(fg_state_t *st, int idx, size_t *len) {
     return st->replies[idx].val;
 }
 
-int fg_state_ping(fg_state_t *st, char *errstr, size_t errstr_size) {
+static int ping_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     int rc = ensure_conn(st, errstr, errstr_size);
     if (rc != FG_OK) return rc;
     const char *argv[1] = {"PING"};
@@ -948,3 +950,33 @@ int fg_state_ping(fg_state_t *st, char *errstr, size_t errstr_size) {
 }
 
 void fg_state_stats(const fg_state_t *st, fg_state_stats_t *out) { *out = st->stats; }
+
+void fg_state_set_observer(fg_state_t *st, fg_state_observer_fn *fn, void *ud) {
+    st->observer = fn;
+    st->observer_ud = ud;
+}
+
+/* Times one exchange for the observer; a call that needed no round trip (nothing
+ * wanted or queued) is not one. */
+static int observed(fg_state_t *st, int (*fn)(fg_state_t *, char *, size_t), char *errstr, size_t errstr_size) {
+    if (!st->observer) return fn(st, errstr, errstr_size);
+    uint64_t rt = st->stats.round_trips, er = st->stats.errors;
+    int64_t t0 = fg_mono_us();
+    int rc = fn(st, errstr, errstr_size);
+    int failed = (int)(st->stats.errors - er);
+    if (st->stats.round_trips != rt)
+        st->observer(st->observer_ud, (double)(fg_mono_us() - t0) / 1e6, failed);
+    else if (failed)
+        st->observer(st->observer_ud, -1, failed);
+    return rc;
+}
+
+int fg_state_fetch(fg_state_t *st, char *errstr, size_t errstr_size) {
+    return observed(st, fetch_once, errstr, errstr_size);
+}
+int fg_state_flush(fg_state_t *st, char *errstr, size_t errstr_size) {
+    return observed(st, flush_once, errstr, errstr_size);
+}
+int fg_state_ping(fg_state_t *st, char *errstr, size_t errstr_size) {
+    return observed(st, ping_once, errstr, errstr_size);
+}

@@ -123,6 +123,13 @@ const char *fg_state_flush_reply(fg_state_t *st, int idx, size_t *len);
 /** @brief One PING round trip; FG_OK or FG_AGAIN (for readiness and back-off probes). */
 int fg_state_ping(fg_state_t *st, char *errstr, size_t errstr_size);
 void fg_state_stats(const fg_state_t *st, fg_state_stats_t *out);
+/**
+ * @brief Observer called after each fetch, flush or ping that talked to Redis (or failed to
+ * connect): seconds the exchange took (-1 when no connection could be made) and how many
+ * errors it counted. For metrics; runs on the caller's thread. NULL removes it.
+ */
+typedef void fg_state_observer_fn(void *ud, double seconds, int failed);
+void fg_state_set_observer(fg_state_t *st, fg_state_observer_fn *fn, void *ud);
 
 /*
  * Windows on top of hashes (state/window.c): event-time buckets as fields.
