@@ -12,22 +12,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts/cases.h"
 #include "alerts/risk.h"
 #include "consumers/control.h"
 #include "consumers/processor.h"
 #include "reference/kb.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/pseudo.h"
 #include "schemas/codec.h"
 #include "state/state.h"
 
 /* one message to produce and see acknowledged before the batch commits */
-enum { FG_OUT_ALERT = 0, FG_OUT_DLQ, FG_OUT_RISK };
+enum { FG_OUT_ALERT = 0, FG_OUT_DLQ, FG_OUT_RISK, FG_OUT_CASE };
 typedef struct {
     int kind;                /* FG_OUT_* */
     size_t src;              /* dead letter: index of the source message in the batch */
-    char *payload;           /* alert, risk: owned JSON */
-    const char *key;         /* alert, risk: institution id (borrowed until the batch ends) */
+    char *payload;           /* alert, risk, case: owned JSON */
+    const char *key;         /* alert, risk: institution id; case: case id (borrowed until the batch ends) */
+    const char *topic;       /* alert, risk, case: destination (borrowed from pl or the config until the batch ends) */
     char reason[256];        /* dead letter */
     int state;               /* 0 in flight, 1 acknowledged, -1 failed */
 } fg_out_t;
@@ -46,6 +49,9 @@ struct fg_pipeline {
     size_t n_ctl_ops, cap_ctl_ops;
     fg_risk_t *risk;
     fg_risk_records_t risk_out;
+    fg_cases_t *cases;
+    fg_case_records_t cases_out;
+    char cases_topic[256];
     rd_kafka_t *consumer, *producer;
     fg_codec_t *codec;
     fg_state_t *st;
@@ -72,9 +78,17 @@ struct fg_pipeline {
 
     /* counters (metrics and the stats line) */
     uint64_t consumed[FG_STREAM_COUNT], dead_lettered, alerts_published, commits, redis_outages, control_applied;
+    uint64_t late_reported;   /* processor late events already added to the metrics */
+    int kafka_down;           /* all brokers down (error callback) until Kafka answers again */
 };
 
 static int stopping(const fg_pipeline_t *pl) { return (pl->stop && *pl->stop) || pl->exit_code; }
+
+/* readiness (/readyz): Kafka is "connected" from an assignment or any answer until all brokers are down */
+static void kafka_up(fg_pipeline_t *pl, int up) {
+    pl->kafka_down = !up;
+    fg_mon_set_kafka(up);
+}
 
 static void sleep_ms(int64_t ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -121,6 +135,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         pl->exit_code = FG_EXIT_KAFKA;
         return;
     }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) kafka_up(pl, 0);
     /* transport errors are retried by librdkafka; say so once per occurrence */
     FG_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 }
@@ -156,8 +171,10 @@ static void commit_batch(fg_pipeline_t *pl, int sync) {
         /* the group moved on (rebalance): the new owner re-processes from the last
          * commit, which idempotent state and alert ids make harmless */
         FG_WARN("offset commit failed: %s", rd_kafka_err2str(err));
-    else
+    else {
         pl->commits++;
+        fg_mon_commit();
+    }
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -187,8 +204,7 @@ static rd_kafka_resp_err_t produce_one(fg_pipeline_t *pl, size_t i) {
     fg_out_t *o = &pl->out[i];
     o->state = 0;
     if (o->kind != FG_OUT_DLQ) {
-        const char *topic = o->kind == FG_OUT_RISK ? pl->risk_topic : pl->alerts_topic;
-        return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(topic),
+        return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(o->topic),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_KEY(o->key, strlen(o->key)),
                                  RD_KAFKA_V_VALUE(o->payload, strlen(o->payload)),
@@ -227,8 +243,7 @@ static int deliver_all(fg_pipeline_t *pl) {
             while ((err = produce_one(pl, i)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(pl->producer, 50);
             if (err) {
                 FG_WARN("produce to %s failed: %s",
-                        pl->out[i].kind == FG_OUT_DLQ ? pl->dlq_topic
-                        : pl->out[i].kind == FG_OUT_RISK ? pl->risk_topic : pl->alerts_topic,
+                        pl->out[i].kind == FG_OUT_DLQ ? pl->dlq_topic : pl->out[i].topic,
                         rd_kafka_err2str(err));
                 pl->out[i].state = -1;
             }
@@ -259,6 +274,22 @@ static int stream_of(const fg_pipeline_t *pl, const char *topic) {
     return -1;
 }
 
+typedef struct {
+    const char *region, *topic;
+} fg_route_t;
+
+static void route_cb(const char *k, const char *v, void *ud) {
+    fg_route_t *r = ud;
+    if (!r->topic && !strcmp(k, r->region) && v && *v) r->topic = v;
+}
+
+/* alerts.topic_by_region: the region's own topic, else topics.alerts */
+static const char *alert_topic(const fg_pipeline_t *pl, const char *region) {
+    fg_route_t r = {region, NULL};
+    if (region && *region) fg_config_map_foreach(pl->cf, "alerts.topic_by_region", route_cb, &r);
+    return r.topic ? r.topic : pl->alerts_topic;
+}
+
 /*
  * Decode, detect, publish, commit. @returns FG_OK when committed, FG_AGAIN when
  * abandoned uncommitted because the process is stopping (re-delivered later).
@@ -266,6 +297,8 @@ static int stream_of(const fg_pipeline_t *pl, const char *topic) {
 static int process_batch(fg_pipeline_t *pl, int sync_commit) {
     if (!pl->n) return FG_OK;
     pl->in_process = 1;
+    int64_t batch_t0 = fg_mono_us();
+    uint64_t batch_consumed[FG_STREAM_COUNT] = {0};
     fg_arena_reset(pl->arena);
     if (pl->cap_evs < pl->n) {
         free(pl->evs);
@@ -293,6 +326,7 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
             ev->src_partition = m->partition;
             ev->src_offset = m->offset;
             pl->consumed[s]++;
+            batch_consumed[s]++;
             continue;
         }
         fg_out_t *o = out_add(pl);
@@ -300,8 +334,11 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         o->src = i;
         snprintf(o->reason, sizeof(o->reason), "%s", reason);
         pl->dead_lettered++;
+        fg_mon_dead_letter(reason); /* counted by reason class only: the text may quote personal data */
         FG_WARN("dead-letter %s[%d]@%lld: %s", t, (int)m->partition, (long long)m->offset, reason);
     }
+
+    for (int s = 0; s < FG_STREAM_COUNT; s++) fg_mon_consumed(s, batch_consumed[s]);
 
     const fg_alerts_t *alerts = NULL;
     int64_t backoff = 50, outage_start = 0;
@@ -313,10 +350,15 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
             fg_risk_records_clear(&pl->risk_out);
             rc = fg_risk_update(pl->risk, alerts, &pl->risk_out, err, sizeof(err));
         }
+        if (rc == FG_OK) {
+            fg_case_records_clear(&pl->cases_out);
+            rc = fg_cases_update(pl->cases, alerts, &pl->cases_out, err, sizeof(err));
+        }
         if (rc == FG_OK) break;
         if (!outage_start) {
             outage_start = fg_mono_us();
             pl->redis_outages++;
+            fg_mon_paused(1);
             FG_ERROR("state store unavailable: %s; holding the batch (%zu events, offsets not committed) "
                      "and retrying with back-off up to %lld ms",
                      err, pl->n, (long long)pl->backoff_max_ms);
@@ -330,6 +372,7 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         sleep_ms(backoff);
         backoff = backoff * 2 > pl->backoff_max_ms ? pl->backoff_max_ms : backoff * 2;
     }
+    if (outage_start) fg_mon_paused(0);
     if (outage_start)
         FG_INFO("state store back after %.1f s; resuming", (double)(fg_mono_us() - outage_start) / 1e6);
 
@@ -337,6 +380,7 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         fg_out_t *o = out_add(pl);
         o->payload = fg_alert_to_json(&alerts->v[i], 1);
         o->key = alerts->v[i].institution_id;
+        o->topic = alert_topic(pl, alerts->v[i].region);
         FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s", alerts->v[i].id, alerts->v[i].rule_id,
                 alerts->v[i].pattern, alerts->v[i].institution_id, fg_severity_name(alerts->v[i].severity));
     }
@@ -346,6 +390,15 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         o->payload = pl->risk_out.v[i].json;
         pl->risk_out.v[i].json = NULL; /* the outbox owns it now */
         o->key = pl->risk_out.v[i].institution_id;
+        o->topic = pl->risk_topic;
+    }
+    for (size_t i = 0; i < pl->cases_out.n; i++) {
+        fg_out_t *o = out_add(pl);
+        o->kind = FG_OUT_CASE;
+        o->payload = pl->cases_out.v[i].json;
+        pl->cases_out.v[i].json = NULL; /* the outbox owns it now */
+        o->key = pl->cases_out.v[i].case_id;
+        o->topic = pl->cases_topic;
     }
     if (deliver_all(pl) != FG_OK) {
         FG_WARN("stopping before Kafka acknowledged the batch's output: batch left uncommitted");
@@ -354,10 +407,28 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         return FG_AGAIN;
     }
     pl->alerts_published += alerts->n;
+    kafka_up(pl, 1);
+    /* the monitoring figures count only what Kafka acknowledged; alert outs follow the alerts' order */
+    for (size_t i = 0, k = 0; i < pl->n_out; i++) {
+        const fg_out_t *o = &pl->out[i];
+        if (o->kind == FG_OUT_ALERT && k < alerts->n) {
+            const fg_alert_t *a = &alerts->v[k++];
+            fg_mon_alert_published(a->rule_id, fg_severity_name(a->severity), a->rule_name_zh, a->detection_time,
+                                   o->payload);
+        } else if (o->kind == FG_OUT_RISK) {
+            fg_mon_risk_published(o->key, o->payload);
+        }
+    }
+    fg_processor_stats_t ps;
+    fg_processor_stats(pl->proc, &ps);
+    if (ps.late_events > pl->late_reported) fg_mon_late_events(ps.late_events - pl->late_reported);
+    pl->late_reported = ps.late_events;
     fg_processor_published(pl->proc);
     commit_batch(pl, sync_commit);
     drop_batch(pl);
     pl->in_process = 0;
+    fg_mon_ruleset(fg_processor_ruleset_version(pl->proc));
+    fg_mon_batch_seconds((double)(fg_mono_us() - batch_t0) / 1e6);
     return FG_OK;
 }
 
@@ -386,6 +457,8 @@ static void assign_with_policy(fg_pipeline_t *pl, rd_kafka_topic_partition_list_
                 (long long)(p->offset < 0 ? 0 : p->offset));
     }
     pl->assigned_us = fg_mono_us();
+    fg_mon_set_assigned(1);
+    kafka_up(pl, 1);
     if (pl->cooperative)
         rd_kafka_error_destroy(rd_kafka_incremental_assign(pl->consumer, parts));
     else
@@ -407,10 +480,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     }
     for (int i = 0; i < parts->cnt; i++)
         FG_INFO("revoked %s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition);
-    if (pl->cooperative)
+    if (pl->cooperative) {
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
-    else
+    } else {
         rd_kafka_assign(rk, NULL);
+        fg_mon_set_assigned(0); /* until the next assignment */
+    }
 }
 
 static void report_lost_range(fg_pipeline_t *pl, rd_kafka_message_t *m) {
@@ -547,6 +622,7 @@ static void apply_control(fg_pipeline_t *pl, const fg_control_msg_t *m) {
     }
     if (m->version[0]) fg_processor_set_version(pl->proc, m->version);
     pl->control_applied++;
+    fg_mon_control_message();
     static const char *const ops[] = {"set", "blacklist_add", "blacklist_remove", "reload"};
     FG_INFO("control @%lld applied: %s %s%s%s; ruleset now %s", m->offset, ops[m->op],
             m->op == FG_CTL_SET ? m->key : m->id, m->op == FG_CTL_SET ? "=" : "", m->op == FG_CTL_SET ? m->value : "",
@@ -580,6 +656,7 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     snprintf(pl->alerts_topic, sizeof(pl->alerts_topic), "%s", fg_config_str(cf, "topics.alerts"));
     snprintf(pl->dlq_topic, sizeof(pl->dlq_topic), "%s", fg_config_str(cf, "topics.dead_letter"));
     snprintf(pl->risk_topic, sizeof(pl->risk_topic), "%s", fg_config_str(cf, "topics.risk"));
+    snprintf(pl->cases_topic, sizeof(pl->cases_topic), "%s", fg_config_str(cf, "topics.cases"));
     for (int a = 0; a < FG_STREAM_COUNT; a++)
         for (int b = a + 1; b < FG_STREAM_COUNT; b++)
             if (!strcmp(pl->topic[a], pl->topic[b])) {
@@ -609,12 +686,15 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
                           .prefix = fg_config_str(cf, "redis.prefix"),
                           .timeout_ms = (int)fg_config_int(cf, "redis.timeout_ms")};
     if (!(pl->st = fg_state_create(&so, errstr, errstr_size))) goto fail;
+    fg_state_set_observer(pl->st, fg_mon_redis_exchange, NULL);
+    fg_mon_set_redis(1); /* connected just now */
     if (!(pl->proc = fg_processor_create(cf, pl->st, errstr, errstr_size))) goto fail;
     if (!(pl->kb = fg_kb_load(fg_config_str(cf, "reference.catalogue"), fg_config_str(cf, "reference.blacklists"),
                               errstr, errstr_size)))
         goto fail;
     fg_processor_set_kb(pl->proc, pl->kb);
     pl->risk = fg_risk_create(cf, pl->st);
+    pl->cases = fg_cases_create(cf, pl->st);
 
     /* producer: idempotent, acks=all; alerts and dead letters must not be lost or reordered */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
@@ -678,6 +758,8 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     pl->cap = (size_t)pl->batch_max;
     pl->batch = malloc(pl->cap * sizeof(*pl->batch));
     if (!pl->batch) abort();
+    for (int s = 0; s < FG_STREAM_COUNT; s++) fg_mon_stream(s, fg_stream_name((fg_stream_t)s), pl->topic[s]);
+    fg_mon_ruleset(fg_processor_ruleset_version(pl->proc));
     return pl;
 fail:
     fg_pipeline_destroy(pl);
@@ -695,6 +777,8 @@ void fg_pipeline_destroy(fg_pipeline_t *pl) {
     fg_control_destroy(pl->control);
     fg_risk_destroy(pl->risk);
     fg_risk_records_free(&pl->risk_out);
+    fg_cases_destroy(pl->cases);
+    fg_case_records_free(&pl->cases_out);
     fg_processor_destroy(pl->proc);
     fg_kb_destroy(pl->kb);
     free(pl->ctl_ops);
@@ -705,6 +789,41 @@ void fg_pipeline_destroy(fg_pipeline_t *pl) {
     free(pl->evs);
     free(pl->out);
     free(pl);
+}
+
+/*
+ * Consumer lag per assigned partition for the metrics: the position against the
+ * high watermark librdkafka cached from its last fetch, so no broker round trip.
+ * After all brokers were down, one bounded watermark query tells whether Kafka answers again.
+ */
+static void refresh_lag(fg_pipeline_t *pl) {
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(pl->consumer, &a) || !a) return;
+    if (pl->kafka_down && a->cnt) {
+        int64_t lo, hi;
+        if (!rd_kafka_query_watermark_offsets(pl->consumer, a->elems[0].topic, a->elems[0].partition, &lo, &hi, 200))
+            kafka_up(pl, 1);
+    }
+    rd_kafka_position(pl->consumer, a);
+    size_t n = (size_t)a->cnt, k = 0;
+    const char **topics = calloc(n + 1, sizeof(*topics));
+    int32_t *parts = calloc(n + 1, sizeof(*parts));
+    int64_t *lags = calloc(n + 1, sizeof(*lags));
+    if (!topics || !parts || !lags) abort();
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_topic_partition_t *p = &a->elems[i];
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(pl->consumer, p->topic, p->partition, &lo, &hi) || hi < 0) continue;
+        int64_t pos = p->offset >= 0 ? p->offset : lo >= 0 ? lo : hi; /* nothing fetched yet: from the start */
+        topics[k] = p->topic;
+        parts[k] = p->partition;
+        lags[k++] = hi > pos ? hi - pos : 0;
+    }
+    fg_mon_lag(topics, parts, lags, k);
+    free(topics);
+    free(parts);
+    free(lags);
+    rd_kafka_topic_partition_list_destroy(a);
 }
 
 static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_before) {
@@ -727,7 +846,7 @@ static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_bef
 int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
                     int64_t idle_exit_ms) {
     pl->stop = stop;
-    int64_t last_msg_us = 0, stats_us = fg_mono_us(), start_us = fg_mono_us();
+    int64_t last_msg_us = 0, stats_us = fg_mono_us(), start_us = fg_mono_us(), lag_us = 0;
     uint64_t consumed_at_stats = 0;
     FG_INFO("fundguard running: topics %s, %s, %s -> %s (dead letters: %s); %zu detector(s); ruleset %s",
             pl->topic[0], pl->topic[1], pl->topic[2], pl->alerts_topic, pl->dlq_topic,
@@ -756,6 +875,7 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
                 rd_kafka_message_destroy(m);
                 continue;
             }
+            if (pl->kafka_down) kafka_up(pl, 1);
             if (!pl->n) deadline_us = fg_mono_us() + pl->batch_wait_ms * 1000;
             pl->batch[pl->n++] = m;
         }
@@ -777,6 +897,11 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
                 pl->exit_code = FG_EXIT_KAFKA;
                 break;
             }
+        }
+        if (fg_mono_us() - lag_us >= 1000000) { /* about once a second: cheap, local */
+            lag_us = fg_mono_us();
+            refresh_lag(pl);
+            fg_mon_tick(lag_us / 1000);
         }
         if (pl->stats_interval_ms && fg_mono_us() - stats_us >= pl->stats_interval_ms * 1000) {
             log_stats(pl, stats_us, consumed_at_stats);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consumers/pipeline.h"
+#include "core/http.h"
 #include "core/log.h"
 #include "core/settings.h"
 #include "detectors/detector.h"
@@ -82,14 +83,28 @@ int fg_cli_run(int argc, char **argv) {
     sigaction(SIGHUP, &sa, NULL); /* re-read the reference files between batches */
     signal(SIGPIPE, SIG_IGN);
 
+    /* the endpoint comes up first so /healthz answers and /readyz says why not ready during start-up */
+    fg_http_t *http = NULL;
+    const char *listen = fg_config_str(cf, "http.listen");
+    if (listen && *listen && !(http = fg_http_start(listen, fg_config_str(cf, "http.web_root"), err, sizeof(err)))) {
+        if (fg_config_bool(cf, "http.required")) {
+            FG_ERROR("start-up failed: %s", err);
+            fg_config_destroy(cf);
+            return FG_EXIT_CONFIG;
+        }
+        /* e.g. a second process on one host: detection matters more than its metrics */
+        FG_ERROR("%s; running without the HTTP endpoint (set http.required=true to refuse to start)", err);
+    }
     fg_pipeline_t *pl = fg_pipeline_create(cf, err, sizeof(err));
     if (!pl) {
         FG_ERROR("start-up failed: %s", err);
+        fg_http_stop(http);
         fg_config_destroy(cf);
         return FG_EXIT_CONFIG;
     }
     int rc = fg_pipeline_run(pl, &g_stop, &g_reload, idle);
     fg_pipeline_destroy(pl);
+    fg_http_stop(http);
     fg_config_destroy(cf);
     FG_INFO("fundguard stopped (exit code %d)", rc);
     return rc;

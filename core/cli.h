@@ -10,5 +10,7 @@ int fg_cli_run(int argc, char **argv);
 int fg_cli_rules(int argc, char **argv);
 /** @brief `fundguard config-doc`: prints docs/CONFIGURATION.md. */
 int fg_cli_config_doc(int argc, char **argv);
+/** @brief `fundguard alerts` (consumers/alerts_cli.c): list, filter, follow and show alerts. */
+int fg_cli_alerts(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * main.c - the fundguard binary: one executable, subcommands.
  *   run       consume the three streams, run the detectors, publish alerts
  *   broker    the embedded Kafka-protocol broker for development, tests and demos
+ *   alerts    the case officers' view of the alert topic(s)
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static void usage(FILE *out) {
             "commands:\n"
             "  run          consume claims/inpatient/invoicing, detect, publish alerts\n"
             "  broker       start the embedded Kafka-protocol broker (development, tests, demo)\n"
+            "  alerts       list, filter and follow alerts; `alerts show ID` prints one with its evidence\n"
             "  rules        print the rule catalogue (markdown)\n"
             "  config-doc   print the reference of every configuration key (markdown)\n"
             "  version      print the version\n"
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "broker")) return fg_broker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return fg_cli_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "alerts")) return fg_cli_alerts(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-doc")) return fg_cli_config_doc(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return fg_cli_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -30,6 +30,9 @@ static const fg_conf_decl_t g_core[] = {
     {"topics.risk", FG_CONF_STRING, "fundguard-institution-risk", 0, 0, 0,
      "Per-institution risk score and grade, keyed by institution; configure it with "
      "cleanup.policy=compact on a real cluster so it holds the latest score of each institution."},
+    {"topics.cases", FG_CONF_STRING, "fundguard-cases", 0, 0, 0,
+     "Cases (alerts of one institution in one period, see cases.*), keyed by case id; configure it with "
+     "cleanup.policy=compact on a real cluster so it holds the latest state of every case."},
 
     {"reference.catalogue", FG_CONF_STRING, NULL, 0, 0, 0,
      "Drug and item catalogue (JSON, see reference/README.md). Unset: empty; catalogue rules stay silent."},
@@ -43,6 +46,17 @@ static const fg_conf_decl_t g_core[] = {
     {"risk.grade_d", FG_CONF_DOUBLE, "40", 0, 1e9, 0, "Risk score from which an institution is graded D."},
     {"risk.window_days", FG_CONF_INT, "365", 1, 3650, 0,
      "Alerts older than this (event time) no longer count towards the risk score."},
+
+    {"cases.period_days", FG_CONF_INT, "30", 1, 366, 0,
+     "Alerts of one institution whose event times fall in the same period of this many days form one case. "
+     "Periods are aligned on 1970-01-01 UTC, so the case id (a digest of institution + period start) is the "
+     "same on every replica and replay."},
+    {"cases.max_alert_ids", FG_CONF_INT, "100", 1, 10000, 0,
+     "Most alert ids listed in a case record (the earliest by event time; alert_count has the total)."},
+    {"cases.retention_days", FG_CONF_INT, "400", 1, 3650, 0,
+     "How long (wall clock, from its latest alert) a case's alerts are kept in Redis. An alert arriving for a "
+     "case older than this starts that case over, so keep it above cases.period_days plus the lateness and "
+     "replay horizon you expect."},
 
     {"pipeline.batch_max", FG_CONF_INT, "2000", 1, 100000, 0,
      "Most events per poll batch. A batch costs two Redis round trips and one offset commit."},
@@ -81,6 +95,10 @@ static const fg_conf_decl_t g_core[] = {
 
     {"alerts.dedup_ttl_days", FG_CONF_INT, "30", 1, 3650, 0,
      "How long the marker that an alert id was published with some content is kept."},
+    {"alerts.topic_by_region", FG_CONF_MAP, NULL, 0, 0, 0,
+     "Routes alerts to one topic per region (统筹区 code -> topic), e.g. {\"140100\": \"alerts-140100\"}. "
+     "Alerts of a region not listed (or without a region) go to topics.alerts. `fundguard alerts` reads "
+     "topics.alerts and every topic listed here unless given --topic. Cases and risk records are not routed."},
     {"alerts.ruleset_version", FG_CONF_STRING, NULL, 0, 0, 0,
      "Rule-set version stamped on alerts; unset: a digest of every rule's settings."},
 
@@ -88,6 +106,17 @@ static const fg_conf_decl_t g_core[] = {
      "File holding the key that pseudonymises patient and card ids in Redis keys and logs."},
     {"security.hmac_key_env", FG_CONF_STRING, "FUNDGUARD_HMAC_KEY", 0, 0, 0,
      "Environment variable holding that key, used when no file is set."},
+
+    {"http.listen", FG_CONF_STRING, "127.0.0.1:9464", 0, 0, 0,
+     "host:port of the operations endpoint: /metrics (Prometheus), /healthz, /readyz, /api/summary and the "
+     "monitoring page at /. Loopback by default; \"0.0.0.0:9464\" to let Prometheus or probes in from outside "
+     "the host. Empty: no endpoint."},
+    {"http.required", FG_CONF_BOOL, "false", 0, 0, 0,
+     "Refuse to start when http.listen cannot be bound; false: log an error and run without the endpoint "
+     "(e.g. a second process on one host with the default port)."},
+    {"http.web_root", FG_CONF_STRING, NULL, 0, 0, 0,
+     "Directory to serve the monitoring page (index.html, app.js, style.css) from; unset: the copies of web/ "
+     "built into the binary."},
 
     {"broker.partitions", FG_CONF_INT, "8", 1, 1024, 0,
      "`fundguard broker` only: partitions of each topic it creates."},
