@@ -7,7 +7,9 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
   librdkafka-dev libavro-dev libjansson-dev libhiredis-dev libcriterion-dev
-  libssl-dev redis-server redis-tools kcat
+  libssl-dev libmicrohttpd-dev redis-server redis-tools kcat
+  python3-yaml  # tests/check_deploy.sh parses deploy/*.yaml
+  chromium fonts-noto-cjk  # headless page test of web/ (tests/test_page.c); CJK glyphs for 中文 labels
 )
 [ "${FUNDGUARD_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$FUNDGUARD_DEPS_EXTRA" && PKGS+=("${extra[@]}")
 

@@ -198,11 +198,11 @@ static int a_field(actx_t *x, const fg_field_t *f, avro_value_t *v, char *base) 
     case FG_K_OPT_STRING: return a_string(x, f->name, -1, v, f->kind == FG_K_OPT_STRING, (const char **)dst);
     case FG_K_LONG: {
         if (t == AVRO_INT32) {
-            int32_t i;
+            int32_t i = 0;
             avro_value_get_int(v, &i);
             *(int64_t *)dst = i;
         } else {
-            int64_t l;
+            int64_t l = 0;
             avro_value_get_long(v, &l);
             *(int64_t *)dst = l;
         }
@@ -213,15 +213,15 @@ static int a_field(actx_t *x, const fg_field_t *f, avro_value_t *v, char *base) 
         if (t == AVRO_DOUBLE) {
             avro_value_get_double(v, &d);
         } else if (t == AVRO_FLOAT) {
-            float fl;
+            float fl = 0;
             avro_value_get_float(v, &fl);
             d = fl;
         } else if (t == AVRO_INT64) {
-            int64_t l;
+            int64_t l = 0;
             avro_value_get_long(v, &l);
             d = (double)l;
         } else {
-            int32_t i;
+            int32_t i = 0;
             avro_value_get_int(v, &i);
             d = i;
         }
