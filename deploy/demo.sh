@@ -51,8 +51,11 @@ say "running: fundguard run --config deploy/demo.json (until the input has been 
 grep -E ' (alert|dead-letter) |stats:' "$TMP/fundguard.log" | sed 's/^/  /' >&2 || true
 
 echo
-echo "== alerts (topic alerts, key = institution)"
-kcat -b "$BOOTSTRAP" -C -t alerts -o beginning -e -q -f '%k  %s\n'
+echo "== fundguard alerts   (what a case officer sees; one line per alert)"
+"$FG" alerts -b "$BOOTSTRAP" --group demo-officer
+echo
+echo "== fundguard alerts show 77f7cb9d   (one alert with all its evidence)"
+"$FG" alerts -b "$BOOTSTRAP" show 77f7cb9d
 echo
 echo "== institution risk (topic fundguard-institution-risk, key = institution)"
 kcat -b "$BOOTSTRAP" -C -t fundguard-institution-risk -o beginning -e -q -f '%k  %s\n'
