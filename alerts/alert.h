@@ -51,6 +51,10 @@ typedef struct fg_alert {
     int64_t event_time;       /**< event time of the finding (latest contributing event) */
     int64_t detection_time;   /**< wall clock when detected; not part of the content digest */
     const char *ruleset_version; /**< borrowed from the processor */
+    /* the event whose processing produced this version (for log lines; not published) */
+    const char *trigger_topic;   /**< borrowed, NULL when not from Kafka */
+    int32_t trigger_partition;
+    int64_t trigger_offset;
 } fg_alert_t;
 
 /** A batch's alerts: detectors append, the pipeline publishes. */

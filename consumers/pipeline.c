@@ -381,8 +381,11 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         o->payload = fg_alert_to_json(&alerts->v[i], 1);
         o->key = alerts->v[i].institution_id;
         o->topic = alert_topic(pl, alerts->v[i].region);
-        FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s", alerts->v[i].id, alerts->v[i].rule_id,
-                alerts->v[i].pattern, alerts->v[i].institution_id, fg_severity_name(alerts->v[i].severity));
+        const fg_alert_t *a = &alerts->v[i];
+        /* the source event gives an operator the offset to look at; ids are institutions and alert ids only */
+        FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s source=%s[%d]@%lld", a->id, a->rule_id,
+                a->pattern, a->institution_id, fg_severity_name(a->severity),
+                a->trigger_topic ? a->trigger_topic : "-", (int)a->trigger_partition, (long long)a->trigger_offset);
     }
     for (size_t i = 0; i < pl->risk_out.n; i++) {
         fg_out_t *o = out_add(pl);

@@ -243,6 +243,7 @@ int fg_processor_run(fg_processor_t *p, const fg_event_t *evs, size_t n, int64_t
         dc.patient_pseudo = ev->patient_id ? p->pseudo[i][0] : NULL;
         dc.card_pseudo = ev->card_id ? p->pseudo[i][1] : NULL;
         dc.late = 0;
+        dc.ev = ev;
         for (size_t d = 0; d < p->n_active; d++)
             if (p->active[d].det->streams & FG_STREAM_BIT(ev->stream))
                 p->active[d].det->on_event(p->active[d].priv, ev, &dc);

@@ -30,6 +30,7 @@ typedef struct fg_dctx {
     int64_t allowed_lateness_ms; /**< events.allowed_lateness_days */
     const fg_kb_t *kb;           /**< reference data; never NULL (empty when none is configured) */
     int late;                    /**< a detector sets it when it judged this event late (metrics) */
+    const fg_event_t *ev;        /**< the event being processed (set by the processor) */
 } fg_dctx_t;
 
 typedef struct fg_detector {

@@ -74,6 +74,11 @@ fg_alert_t *fg_dctx_alert(fg_dctx_t *dc, const fg_detector_t *det, const char *p
     fg_alert_set(a->subject_id, sizeof(a->subject_id), subject_id);
     a->ruleset_version = dc->ruleset_version;
     a->detection_time = dc->detection_time_ms;
+    if (dc->ev) {
+        a->trigger_topic = dc->ev->src_topic;
+        a->trigger_partition = dc->ev->src_partition;
+        a->trigger_offset = dc->ev->src_offset;
+    }
     return a;
 }
 
