@@ -133,17 +133,6 @@ static void db_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     }
 }
 
-static int64_t fund_share(const fg_claim_t *cl, int64_t amount_fen) {
-    int64_t total = cl->total_fen;
-    if (total <= 0) {
-        total = 0;
-        for (uint32_t i = 0; i < cl->n_items; i++) total += cl->items[i].amount_fen;
-    }
-    if (total <= 0 || cl->fund_paid_fen <= 0) return 0;
-    if (amount_fen >= total) return cl->fund_paid_fen;
-    return llround((double)cl->fund_paid_fen * (double)amount_fen / (double)total);
-}
-
 static int load_rec(const char *field, const char *val, size_t len, void *ud) {
     db_recs_t *s = ud;
     if (field[0] == '~' || s->n >= DB_MAX_CLAIMS + 1) return 0;
@@ -292,7 +281,7 @@ static void one_item(fg_dctx_t *dc, const db_cfg_t *c, const fg_event_t *ev, con
     }
     x->qty_milli = g->qty_milli;
     x->t_ms = ev->event_time_ms;
-    x->fund_fen = fund_share(&ev->u.claim, g->amount_fen);
+    x->fund_fen = fg_fund_share(&ev->u.claim, g->amount_fen);
     fg_alert_set(x->adm, sizeof(x->adm), ev->u.claim.admission_id ? ev->u.claim.admission_id : "");
     fg_alert_set(x->inst, sizeof(x->inst), ev->institution_id ? ev->institution_id : "");
     fg_alert_set(x->region, sizeof(x->region), ev->region ? ev->region : "");

@@ -192,18 +192,6 @@ static void pv_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     }
 }
 
-/* The group's share of the claim's fund-paid money. */
-static int64_t fund_share(const fg_claim_t *cl, int64_t amount_fen) {
-    int64_t total = cl->total_fen;
-    if (total <= 0) {
-        total = 0;
-        for (uint32_t i = 0; i < cl->n_items; i++) total += cl->items[i].amount_fen;
-    }
-    if (total <= 0 || cl->fund_paid_fen <= 0) return 0;
-    if (amount_fen >= total) return cl->fund_paid_fen;
-    return llround((double)cl->fund_paid_fen * (double)amount_fen / (double)total);
-}
-
 /* ---- patient_supply ---- */
 
 static int load_rec(const char *field, const char *val, size_t len, void *ud) {
@@ -361,7 +349,7 @@ static int patient_supply(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev
     x->days_milli = g->days_milli;
     x->t_ms = ev->event_time_ms;
     x->qty_milli = g->qty_milli;
-    x->fund_fen = fund_share(&ev->u.claim, g->amount_fen);
+    x->fund_fen = fg_fund_share(&ev->u.claim, g->amount_fen);
     fg_alert_set(x->inst, sizeof(x->inst), ev->institution_id ? ev->institution_id : "");
     fg_alert_set(x->region, sizeof(x->region), ev->region ? ev->region : "");
     store_rec(dc->st, key, x);
@@ -567,7 +555,7 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
     int judgeable = day >= x.ev_horizon;
     if (count) {
         char field[FG_ALERT_STR + 32], v[48];
-        int64_t fund = fund_share(&ev->u.claim, g->amount_fen);
+        int64_t fund = fg_fund_share(&ev->u.claim, g->amount_fen);
         fg_window_add(dc->st, key, FG_MS_PER_DAY, ev->event_time_ms + c->off_ms, g->qty_milli, ttl);
         x.vol[d] += g->qty_milli;
         snprintf(field, sizeof(field), "f%lld", (long long)day);

@@ -1,6 +1,7 @@
 /* util.c - helpers shared by detectors (see util.h). */
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -44,4 +45,15 @@ void fg_key_kind(char *out, size_t size, const char *prefix, const char *code) {
         snprintf(out, size, "%s#%016llx", prefix, (unsigned long long)fg_fnv1a(code));
     else
         snprintf(out, size, "%s%s", prefix, code);
+}
+
+int64_t fg_fund_share(const fg_claim_t *cl, int64_t amount_fen) {
+    int64_t total = cl->total_fen;
+    if (total <= 0) {
+        total = 0;
+        for (uint32_t i = 0; i < cl->n_items; i++) total += cl->items[i].amount_fen;
+    }
+    if (total <= 0 || cl->fund_paid_fen <= 0) return 0;
+    if (amount_fen >= total) return cl->fund_paid_fen;
+    return llround((double)cl->fund_paid_fen * (double)amount_fen / (double)total);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "alerts/alert.h"
+#include "schemas/event.h"
 
 /**
  * @brief Splits v[0..len) on sep into at most n NUL-terminated parts, each cut
@@ -22,6 +23,13 @@ int64_t fg_floor_div(int64_t a, int64_t b);
 
 /** @brief "YYYY-MM-DD" of the day that starts at local_ms (ms since the epoch, local time). */
 void fg_day_label(int64_t local_ms, char out[16]);
+
+/**
+ * @returns the part of a claim's fund-paid money that pays for amount_fen of it,
+ * rounded to the nearest fen (the claim's total, or the sum of its items when the
+ * total is missing, is the denominator).
+ */
+int64_t fg_fund_share(const fg_claim_t *cl, int64_t amount_fen);
 
 /** @returns the 64-bit FNV-1a hash of a NUL-terminated string. */
 uint64_t fg_fnv1a(const char *s);

@@ -8,7 +8,7 @@
  * writer lacks (the reader default applies). We do our own resolution rather
  * than avro_resolved_reader because Avro C 1.11.1 refuses a reader field that
  * is missing from the writer ("Reader field %s doesn't appear in writer":
- * defaults are not implemented), which is exactly the compatible evolution
+ * Avro C has no support for reader defaults there), which is exactly the compatible evolution
  * producers rely on. Enum symbols are mapped by name, so a writer may reorder
  * or add symbols; an unknown symbol declines the message naming it.
  *
