@@ -258,6 +258,21 @@ static int do_connect(fg_state_t *st, char *errstr, size_t errstr_size) {
         }
         freeReplyObject(r);
     }
+    {
+        /* one PING so a server that refuses this client (no AUTH where the default
+         * user is off, an ACL without PING) fails start-up now, not the first batch */
+        const char *argv[1] = {"PING"};
+        redisReply *r = setup_cmd(st, 1, argv);
+        if (!r) goto io_err;
+        if (r->type == REDIS_REPLY_ERROR) {
+            fg_err(errstr, errstr_size, FG_ERR, "redis %s:%d refused the connection: %s (check redis.username / "
+                   "redis.password)", st->host, st->port, r->str);
+            freeReplyObject(r);
+            drop_conn(st);
+            return FG_ERR;
+        }
+        freeReplyObject(r);
+    }
     if (st->ever_connected) st->stats.reconnects++;
     st->ever_connected = 1;
     return FG_OK;

@@ -18,6 +18,7 @@
 #include "core/common.h"
 #include "state/state.h"
 #include "support/harness.h"
+#include "support/redis_priv.h"
 
 /* ---------- helpers ---------- */
 
@@ -69,64 +70,15 @@ static fg_state_stats_t stats(fg_state_t *st) {
 }
 
 /* A private redis-server on a free port, killed at fini if a test left it up. */
-static int priv_port;
-static char priv_pidfile[128];
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
+static fg_tredis_t g_priv;
 
 static void priv_start(const char *password) {
-    if (!priv_port) priv_port = free_port();
-    snprintf(priv_pidfile, sizeof(priv_pidfile), "/tmp/fg-test-state-%d.pid", priv_port);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd),
-             "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes "
-             "--dir /tmp --pidfile %s --logfile '' %s%s >/dev/null",
-             priv_port, priv_pidfile, password ? "--requirepass " : "", password ? password : "");
-    cr_assert_eq(system(cmd), 0, "could not start redis-server");
-    for (int i = 0; i < 200; i++) { /* up to ~4 s */
-        struct timeval tv = {0, 200000};
-        redisContext *c = redisConnectWithTimeout("127.0.0.1", priv_port, tv);
-        int up = c && !c->err;
-        if (c) redisFree(c);
-        if (up) return;
-        usleep(20000);
-    }
-    cr_assert_fail("private redis-server on port %d did not come up", priv_port);
+    char args[160] = "";
+    if (password) snprintf(args, sizeof(args), "--requirepass %s", password);
+    fg_tredis_start(&g_priv, args);
 }
-
-static void priv_stop(const char *password) {
-    redisContext *c = raw(priv_port, password);
-    redisReply *r = redisCommand(c, "SHUTDOWN NOSAVE");
-    if (r) freeReplyObject(r); /* normally NULL: the server closes the connection */
-    redisFree(c);
-    for (int i = 0; i < 200; i++) { /* wait until the port refuses */
-        struct timeval tv = {0, 200000};
-        redisContext *p = redisConnectWithTimeout("127.0.0.1", priv_port, tv);
-        int up = p && !p->err;
-        if (p) redisFree(p);
-        if (!up) return;
-        usleep(20000);
-    }
-    cr_assert_fail("private redis-server on port %d did not stop", priv_port);
-}
-
-static void priv_fini(void) {
-    if (!priv_pidfile[0]) return;
-    FILE *f = fopen(priv_pidfile, "r");
-    if (!f) return;
-    int pid = 0;
-    if (fscanf(f, "%d", &pid) == 1 && pid > 1) kill(pid, SIGTERM);
-    fclose(f);
-    unlink(priv_pidfile);
-}
+static void priv_stop(const char *password) { fg_tredis_stop(&g_priv, NULL, password); }
+static void priv_fini(void) { fg_tredis_kill(&g_priv); }
 
 static const char *prefix(void) { return fg_test_unique("fgt"); }
 
@@ -194,8 +146,8 @@ Test(state, binary_value_with_nul_bytes_round_trips) {
 Test(state, several_events_on_one_key_in_one_batch_make_one_hset, .fini = priv_fini) {
     /* private server: INFO commandstats must see only our traffic */
     priv_start(NULL);
-    fg_state_t *st = open_store(priv_port, prefix());
-    redisContext *c = raw(priv_port, NULL);
+    fg_state_t *st = open_store(g_priv.port, prefix());
+    redisContext *c = raw(g_priv.port, NULL);
     freeReplyObject(redisCommand(c, "CONFIG RESETSTAT"));
     char key[256];
     fg_state_key(st, key, sizeof(key), "last", 'p', "P1");
@@ -516,7 +468,7 @@ Test(state, flush_get_and_set_run_outside_the_transaction_in_the_same_round_trip
 /* ---------- failures ---------- */
 
 Test(state, create_against_closed_port_fails_with_connection_refused) {
-    int port = free_port();
+    int port = fg_tredis_free_port();
     char err[256] = "";
     fg_state_opts_t o = {.host = "127.0.0.1", .port = port, .timeout_ms = 1000};
     cr_assert_null(fg_state_create(&o, err, sizeof(err)));
@@ -547,7 +499,7 @@ Test(state, redis_down_gives_again_and_store_recovers_when_it_is_back, .fini = p
     const char *pw = "fg-test-pw";
     priv_start(pw);
     char err[256] = "";
-    fg_state_opts_t o = {.host = "127.0.0.1", .port = priv_port, .password = pw, .db = 2,
+    fg_state_opts_t o = {.host = "127.0.0.1", .port = g_priv.port, .password = pw, .db = 2,
                          .prefix = prefix(), .timeout_ms = 1000};
     fg_state_t *st = fg_state_create(&o, err, sizeof(err));
     cr_assert_not_null(st, "%s", err);
@@ -582,7 +534,7 @@ Test(state, redis_down_gives_again_and_store_recovers_when_it_is_back, .fini = p
     cr_assert_eq(fg_state_ping(st, err, sizeof(err)), FG_OK);
 
     /* the write went to db 2 */
-    redisContext *c = raw(priv_port, pw);
+    redisContext *c = raw(g_priv.port, pw);
     freeReplyObject(redisCommand(c, "SELECT 2"));
     cr_assert_eq(raw_int(c, "HGET %s n", key, NULL), 5);
     redisFree(c);
@@ -600,7 +552,7 @@ Test(state, redis_down_gives_again_and_store_recovers_when_it_is_back, .fini = p
     cycle_ok(st);
     fg_state_hincrby(st, key, "n", 1);
     flush_ok(st);
-    c = raw(priv_port, pw);
+    c = raw(g_priv.port, pw);
     freeReplyObject(redisCommand(c, "SELECT 2"));
     cr_assert_eq(raw_int(c, "HGET %s n", key, NULL), 1); /* the restarted server was empty */
     redisFree(c);
