@@ -75,10 +75,25 @@ int fg_dctx_inst_key(const fg_dctx_t *dc, char *buf, size_t size, const char *ki
 
 /**
  * @brief Event-time watermark of one state key (hash field "~max"): advances it
- * to t_ms if newer and reports whether t_ms is later than allowed lateness
- * behind it. Late events are still processed; detectors count them in their
- * alert (late_events) and this sets dc->late for the metrics.
- * @param maxt receives the watermark after the update.
+ * to t_ms if newer and reports whether the event is later than allowed lateness.
+ *
+ * What "late" is measured against: the watermark of the event's own source
+ * partition on this key (field "~max/<stream>/<partition>", e.g. "~max/claims/3",
+ * the newest event time that partition has delivered to the key before). A
+ * partition is one ordered sequence, so the verdict is a function of the input,
+ * not of how a consumer interleaves partitions into batches or where a crash
+ * cut them: shared keys (an institution's, a card's) are fed by many partitions,
+ * and a verdict against the key-wide "~max" would differ between two replays of
+ * the same input. Events without a Kafka source (src_partition < 0: tests, one
+ * ordered file) are judged against "~max" itself. Both fields are written with
+ * the batch, in the same MULTI/EXEC as the state they guard.
+ *
+ * "~max" (the key-wide maximum, returned in maxt) is what detectors prune by:
+ * being a maximum, its final value depends only on the set of events.
+ * Late events are still processed; detectors count them in their alert
+ * (late_events) and this sets dc->late for the metrics. Fields starting with
+ * '~' are the store's, not records: record loaders skip them.
+ * @param maxt receives the key-wide watermark after the update.
  * @returns 1 if late, 0 otherwise.
  */
 int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *maxt);

@@ -15,7 +15,8 @@
  * State:
  *  - per institution + item, hash "hv" {u:<institution>|<item>}: daily buckets
  *    q (quantity in thousandths, so HINCRBY stays integer), f (fund-paid share,
- *    fen), lt (late claims), e (evidence: the day's claims with the largest
+ *    fen), lt (late claims: judged against the claim's own source partition, see
+ *    fg_dctx_watermark), e (evidence: the day's claims with the largest
  *    quantity). One key per item rather than one per institution: a large
  *    hospital bills hundreds of high-value items and every batch would fetch
  *    them all. HINCRBY only, so several consumer processes add up. Pruned by
@@ -247,12 +248,13 @@ static void evaluate(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, con
  * may be counted before (some of) its baseline days; re-judging it when they arrive
  * makes the outcome depend on the set of claims, not their order. Bounded: at most
  * baseline_days extra days, none in time order (no later day has data). Days older
- * than the evidence horizon are skipped: only a claim later than allowed_lateness
- * reaches them, and their evidence is gone.
+ * than the evidence horizon (the changed day itself included) are not judged: only a
+ * claim later than allowed_lateness behind the key reaches them, their evidence is
+ * gone and is not re-created, so their alert keeps the content it had.
  */
 static void judge_from(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, const char *key, const char *code,
                        int64_t day, int64_t wm_day, int64_t ev_from) {
-    evaluate(dc, c, ev, key, code, day);
+    if (day >= ev_from) evaluate(dc, c, ev, key, code, day);
     int64_t last = day + c->baseline_days < wm_day ? day + c->baseline_days : wm_day;
     for (int64_t d = day + 1 > ev_from ? day + 1 : ev_from; d <= last; d++) evaluate(dc, c, ev, key, code, d);
 }
@@ -264,14 +266,24 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     size_t n = collect_items(ev, dc->kb, use);
     if (!n || fg_dctx_patient_key(dc, pkey, sizeof(pkey), "hv") <= 0) return;
     snprintf(field, sizeof(field), "c%c%s", HV_SEP, ev->event_id);
-    if (fg_state_hget(dc->st, pkey, field, NULL)) return; /* counted already: a re-delivery */
     int64_t day = fg_day_of(ev->event_time_ms, FG_CST_OFFSET_MS);
+    int64_t keep_days = c->baseline_days + (dc->allowed_lateness_ms + FG_MS_PER_DAY - 1) / FG_MS_PER_DAY + 1;
+    if (fg_state_hget(dc->st, pkey, field, NULL)) {
+        /* counted already: a re-delivery (e.g. after a crash between the state write and the
+         * alert's publication). Nothing is added; its days are judged again from what is
+         * stored, so a finding whose publication was lost is published now (same id, content). */
+        for (size_t i = 0; i < n; i++) {
+            if (item_key(dc, key, sizeof(key), ev->institution_id, use[i].code) <= 0) continue;
+            int64_t wm_day = fg_day_of(fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD), FG_CST_OFFSET_MS);
+            judge_from(dc, c, ev, key, use[i].code, day, wm_day, wm_day - (keep_days - c->baseline_days));
+        }
+        return;
+    }
     int len = snprintf(v, sizeof(v), "%lld", (long long)day);
     fg_state_hset(dc->st, pkey, field, v, (size_t)len);
     patient_prune(dc, pkey, ev->event_time_ms);
 
     const fg_claim_t *cl = &ev->u.claim;
-    int64_t keep_days = c->baseline_days + (dc->allowed_lateness_ms + FG_MS_PER_DAY - 1) / FG_MS_PER_DAY + 1;
     for (size_t i = 0; i < n; i++) {
         if (item_key(dc, key, sizeof(key), ev->institution_id, use[i].code) <= 0) continue;
         int64_t before = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD), maxt;
@@ -294,7 +306,11 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         fg_baseline_add(dc->st, key, "q", day, milli);
         fg_baseline_add(dc->st, key, "f", day, share);
         if (late) fg_baseline_add(dc->st, key, "lt", day, 1);
-        fg_evidence_add(dc->st, key, "e", day, milli, ev->event_id, ev->event_time_ms, HV_EVIDENCE);
+        /* nothing is written below a horizon (counters above, evidence here), and everything
+         * below one is deleted when it advances: so what the key holds at the end depends on
+         * the set of claims, not on how patient partitions interleaved (horizons follow the
+         * key-wide "~max", a maximum) */
+        if (day >= ev_from) fg_evidence_add(dc->st, key, "e", day, milli, ev->event_id, ev->event_time_ms, HV_EVIDENCE);
         judge_from(dc, c, ev, key, use[i].code, day, wm_day, ev_from);
     }
 }

@@ -20,7 +20,8 @@
  * State:
  *  - institution hash "ii" {i:<institution>}: daily buckets "<series>:<day>"
  *    cs/cn/cf (claims' total fen / count / fund-paid fen), ls/ln (LOS seconds /
- *    discharges with LOS), ad (admissions), lt (late events), and evidence
+ *    discharges with LOS), ad (admissions), lt (late events, judged against the
+ *    event's own source partition: fg_dctx_watermark), and evidence
  *    ec/el/ea (the day's top claims by total, stays by LOS, latest admissions).
  *    HINCRBY only: many patient partitions (consumer processes) feed one
  *    institution and increments add up. Pruned by the institution's event-time
@@ -248,14 +249,15 @@ static void evaluate(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, con
  * their order. Everything a judged day shows comes from its buckets, so a re-judged
  * day's alert is the one its own events would give. Bounded: at most baseline_days
  * extra days, none in time order (no later day has data yet). Days older than the
- * evidence horizon are skipped: only an event later than allowed_lateness reaches
- * them, and their evidence is gone.
+ * evidence horizon (the changed day itself included) are not judged: only an event
+ * later than allowed_lateness behind the institution reaches them, their evidence is
+ * gone and is not re-created (inst_day_open), so their alert keeps the content it had.
  */
 static void judge_from(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, const char *ikey, const ii_ind_t *ind,
                        int64_t day, int64_t min_volume) {
-    evaluate(dc, c, ev, ikey, ind, day, min_volume);
     int64_t wm_day = fg_day_of(fg_state_hget_int(dc->st, ikey, FG_WATERMARK_FIELD), FG_CST_OFFSET_MS);
     int64_t ev_from = wm_day - lateness_days(dc) - 1; /* as inst_day_open prunes evidence */
+    if (day >= ev_from) evaluate(dc, c, ev, ikey, ind, day, min_volume);
     int64_t last = day + c->baseline_days < wm_day ? day + c->baseline_days : wm_day;
     for (int64_t d = day + 1 > ev_from ? day + 1 : ev_from; d <= last; d++)
         evaluate(dc, c, ev, ikey, ind, d, min_volume);
@@ -370,9 +372,18 @@ static void patient_prune(fg_dctx_t *dc, const ii_cfg_t *c, const char *pkey, in
 /*
  * Advances the institution's watermark, prunes its buckets when the watermark
  * enters a new day, and tells whether day is still kept (0: older than any
- * baseline or lateness can use, so it is not counted).
+ * baseline or lateness can use, so it is not counted) and in *evidence whether
+ * its evidence is (1: day is at or after the evidence horizon).
+ *
+ * Why the final state depends on the set of events only, not on how patient
+ * partitions interleave: both horizons follow the key-wide watermark "~max" (a
+ * maximum: its final value is order-free), everything below a horizon is deleted
+ * when the horizon advances, and nothing is ever written below the current
+ * horizon. So a bucket at or after the final horizon got every event of its day
+ * (the horizon was never past it), and one below it is gone, whatever the order.
  */
-static int inst_day_open(fg_dctx_t *dc, const ii_cfg_t *c, const char *ikey, int64_t t_ms, int64_t day, int *late) {
+static int inst_day_open(fg_dctx_t *dc, const ii_cfg_t *c, const char *ikey, int64_t t_ms, int64_t day, int *late,
+                         int *evidence) {
     int64_t before = fg_state_hget_int(dc->st, ikey, FG_WATERMARK_FIELD), maxt;
     *late = fg_dctx_watermark(dc, ikey, t_ms, &maxt);
     int64_t keep_days = c->baseline_days + lateness_days(dc) + 1;
@@ -386,26 +397,33 @@ static int inst_day_open(fg_dctx_t *dc, const ii_cfg_t *c, const char *ikey, int
         fg_baseline_prune(dc->st, ikey, "ea", ev_before);
     }
     fg_state_expire(dc->st, ikey, (c->baseline_days + 1) * FG_MS_PER_DAY + dc->allowed_lateness_ms + FG_MS_PER_DAY);
+    *evidence = day >= wm_day - lateness_days(dc) - 1;
     return day >= wm_day - keep_days;
 }
 
 static void on_claim(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, const char *pkey, const char *ikey) {
     char field[FG_ALERT_STR + 4], v[24];
     snprintf(field, sizeof(field), "c%c%s", II_SEP, ev->event_id);
-    if (fg_state_hget(dc->st, pkey, field, NULL)) return; /* counted already: a re-delivery */
     int64_t day = fg_day_of(ev->event_time_ms, FG_CST_OFFSET_MS);
+    if (fg_state_hget(dc->st, pkey, field, NULL)) {
+        /* counted already: a re-delivery (e.g. after a crash between the state write and the
+         * alert's publication). Nothing is added; the day is judged again from what is stored,
+         * so a finding whose publication was lost is published now (same id, same content). */
+        judge_from(dc, c, ev, ikey, &IND_COST, day, c->min_visits);
+        return;
+    }
     int n = snprintf(v, sizeof(v), "%lld", (long long)day);
     fg_state_hset(dc->st, pkey, field, v, (size_t)n);
     patient_prune(dc, c, pkey, ev->event_time_ms);
 
-    int late;
-    if (!inst_day_open(dc, c, ikey, ev->event_time_ms, day, &late)) return;
+    int late, evidence;
+    if (!inst_day_open(dc, c, ikey, ev->event_time_ms, day, &late, &evidence)) return;
     const fg_claim_t *cl = &ev->u.claim;
     fg_baseline_add(dc->st, ikey, "cs", day, cl->total_fen);
     fg_baseline_add(dc->st, ikey, "cn", day, 1);
     fg_baseline_add(dc->st, ikey, "cf", day, cl->fund_paid_fen);
     if (late) fg_baseline_add(dc->st, ikey, "lt", day, 1);
-    fg_evidence_add(dc->st, ikey, "ec", day, cl->total_fen, ev->event_id, ev->event_time_ms, II_EVIDENCE);
+    if (evidence) fg_evidence_add(dc->st, ikey, "ec", day, cl->total_fen, ev->event_id, ev->event_time_ms, II_EVIDENCE);
     judge_from(dc, c, ev, ikey, &IND_COST, day, c->min_visits);
 }
 
@@ -416,11 +434,13 @@ static void count_los(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev, co
     if (los < 0 || los > c->max_stay_ms) return; /* inconsistent stay: not a length */
     int64_t dday = fg_day_of(s->discharge_ms, FG_CST_OFFSET_MS);
     int64_t wm = fg_state_hget_int(dc->st, ikey, FG_WATERMARK_FIELD);
-    if (dday < fg_day_of(wm, FG_CST_OFFSET_MS) - (c->baseline_days + lateness_days(dc) + 1)) return;
+    int64_t wm_day = fg_day_of(wm, FG_CST_OFFSET_MS);
+    if (dday < wm_day - (c->baseline_days + lateness_days(dc) + 1)) return;
     fg_baseline_add(dc->st, ikey, "ls", dday, los / 1000);
     fg_baseline_add(dc->st, ikey, "ln", dday, 1);
     if (late && ev->u.inpatient.type == FG_IP_DISCHARGE) fg_baseline_add(dc->st, ikey, "lt", dday, 1);
-    fg_evidence_add(dc->st, ikey, "el", dday, los / 1000, s->discharge_eid, s->discharge_ms, II_EVIDENCE);
+    if (dday >= wm_day - lateness_days(dc) - 1) /* evidence horizon, see inst_day_open */
+        fg_evidence_add(dc->st, ikey, "el", dday, los / 1000, s->discharge_eid, s->discharge_ms, II_EVIDENCE);
     judge_from(dc, c, ev, ikey, &IND_LOS, dday, c->min_discharges);
 }
 
@@ -437,7 +457,14 @@ static void on_inpatient(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev,
         s.admit_ms = s.discharge_ms = -1;
     }
     int admit = ip->type == FG_IP_ADMIT;
-    if ((admit && s.admit_ms >= 0) || (!admit && s.discharge_ms >= 0)) return; /* this side is counted already */
+    if ((admit && s.admit_ms >= 0) || (!admit && s.discharge_ms >= 0)) {
+        /* this side is counted already (a re-delivery): judge again from what is stored, as on_claim */
+        if (admit) judge_from(dc, c, ev, ikey, &IND_ADM, fg_day_of(s.admit_ms, FG_CST_OFFSET_MS), c->min_admissions);
+        int64_t los = s.discharge_ms - s.admit_ms;
+        if (s.admit_ms >= 0 && s.discharge_ms >= 0 && los >= 0 && los <= c->max_stay_ms)
+            judge_from(dc, c, ev, ikey, &IND_LOS, fg_day_of(s.discharge_ms, FG_CST_OFFSET_MS), c->min_discharges);
+        return;
+    }
     if (admit) {
         s.admit_ms = ev->event_time_ms;
         fg_alert_set(s.admit_eid, sizeof(s.admit_eid), ev->event_id);
@@ -448,14 +475,15 @@ static void on_inpatient(fg_dctx_t *dc, const ii_cfg_t *c, const fg_event_t *ev,
     store_stay(dc->st, pkey, field, &s);
     patient_prune(dc, c, pkey, ev->event_time_ms);
 
-    int late;
+    int late, evidence;
     int64_t day = fg_day_of(ev->event_time_ms, FG_CST_OFFSET_MS);
-    int open = inst_day_open(dc, c, ikey, ev->event_time_ms, day, &late);
+    int open = inst_day_open(dc, c, ikey, ev->event_time_ms, day, &late, &evidence);
     if (admit && open) {
         fg_baseline_add(dc->st, ikey, "ad", day, 1);
         if (late) fg_baseline_add(dc->st, ikey, "lt", day, 1);
         /* the latest admissions of the day are its evidence */
-        fg_evidence_add(dc->st, ikey, "ea", day, ev->event_time_ms, ev->event_id, ev->event_time_ms, II_EVIDENCE);
+        if (evidence)
+            fg_evidence_add(dc->st, ikey, "ea", day, ev->event_time_ms, ev->event_id, ev->event_time_ms, II_EVIDENCE);
         judge_from(dc, c, ev, ikey, &IND_ADM, day, c->min_admissions);
     }
     if (s.admit_ms >= 0 && s.discharge_ms >= 0) count_los(dc, c, ev, ikey, &s, late);

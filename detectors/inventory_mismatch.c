@@ -26,7 +26,9 @@
  * re-delivered claim finds its id and adds nothing. Invoicing is low-volume, so each line is its own
  * idempotent field. The seen set covers re-delivery within allowed lateness (+1 day).
  *
- * Lateness is judged once, when an event is first seen, and kept: a line stores its flag, a claim adds
+ * Lateness is judged once, when an event is first seen, against what its own source partition had
+ * brought to the key before (fg_dctx_watermark: the same verdict however the patients' partitions
+ * interleave), and kept: a line stores its flag, a claim adds
  * to its day's "l" counter only when it is counted (never on re-delivery). late_events (late sales of
  * the window + late lines among the evidence) is computed from what is stored, so a full re-read, which
  * finds the watermark already past the old events, reproduces the same alert and publishes nothing new.
@@ -353,7 +355,7 @@ typedef struct {
 static int load_seen(const char *field, const char *val, size_t len, void *ud) {
     im_seen_view_t *s = ud;
     (void)len;
-    if (!strcmp(field, FG_WATERMARK_FIELD) || s->n >= IM_MAX_SEEN + 1) return 0;
+    if (field[0] == '~' || s->n >= IM_MAX_SEEN + 1) return 0; /* watermarks */
     fg_alert_set(s->v[s->n].f, sizeof(s->v[0].f), field);
     s->v[s->n++].t = parse_i64(val);
     return 0;

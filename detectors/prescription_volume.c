@@ -28,8 +28,10 @@
  *  - per institution + drug, "pvi:<drug>" {i:<institution>}: written by many patients'
  *    partitions, so additive: "<local day start>" -> milli-quantity (fg_window_add,
  *    HINCRBY), "f<day>" -> fund-paid share (HINCRBY), "t<day>" -> latest event time,
- *    "e<day>\x1f<claim>" -> "qty_milli\x1flate" for the first PV_INST_EVIDENCE claims of
- *    the day (the alert's evidence), "~max" watermark. Volumes are kept baseline_days + 1
+ *    "e<day>\x1f<claim>" -> "qty_milli\x1flate" for the PV_INST_EVIDENCE smallest claim
+ *    ids of the day (the alert's evidence: a set function, so the same whatever order
+ *    the patients' partitions interleave in; "the first to arrive" would not be), "~max"
+ *    watermark. Volumes are kept baseline_days + 1
  *    + lateness, the other fields only for days that can still be judged (lateness), and
  *    only those days are judged: re-judging an older day from its pruned fields would
  *    re-publish its alert emptied (e.g. when a new consumer group re-reads the topic). A
@@ -383,6 +385,8 @@ typedef struct {
     int64_t ev_horizon; /* first day that can still be judged: older evidence is dropped */
     size_t n_days;
     int64_t vol[PV_MAX_DAYS], fund[PV_MAX_DAYS], last_t[PV_MAX_DAYS], n_ev[PV_MAX_DAYS];
+    int64_t ev_of_day;                  /* the event's day: its largest evidence field is kept */
+    char ev_max[FG_ALERT_STR + 32];     /* "" when the day has none */
     /* evidence pass: the claims of one day */
     int64_t ev_day;
     pv_evid_t ev[PV_INST_EVIDENCE + 1];
@@ -430,6 +434,7 @@ static int inst_field(const char *field, const char *val, size_t len, void *ud) 
     if (i >= x->n_days) return 0;
     if (tag == 'e') {
         x->n_ev[i]++;
+        if (day == x->ev_of_day && strcmp(field, x->ev_max) > 0) fg_alert_set(x->ev_max, sizeof(x->ev_max), field);
         return 0;
     }
     if (!parse_i64(val, &v)) return 0;
@@ -545,6 +550,8 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
     memset(x.fund, 0, x.n_days * sizeof(x.fund[0]));
     memset(x.last_t, 0, x.n_days * sizeof(x.last_t[0]));
     memset(x.n_ev, 0, x.n_days * sizeof(x.n_ev[0]));
+    x.ev_of_day = day;
+    x.ev_max[0] = '\0';
     fg_state_hforeach(dc->st, key, inst_field, &x);
 
     /* Only days from ev_horizon on are judged: an older day's fund, time and evidence fields
@@ -568,8 +575,14 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
             fg_state_hset(dc->st, key, field, v, (size_t)n);
             x.last_t[d] = ev->event_time_ms;
         }
+        snprintf(field, sizeof(field), "e%lld%c%s", (long long)day, PV_SEP, ev->event_id);
+        /* the day's evidence is its PV_INST_EVIDENCE smallest claim ids: a full set makes room
+         * for a smaller id by dropping its largest (fields of one day differ only in the id) */
+        if (judgeable && x.n_ev[d] >= PV_INST_EVIDENCE && x.ev_max[0] && strcmp(field, x.ev_max) < 0) {
+            fg_state_hdel(dc->st, key, x.ev_max);
+            x.n_ev[d]--;
+        }
         if (judgeable && x.n_ev[d] < PV_INST_EVIDENCE) {
-            snprintf(field, sizeof(field), "e%lld%c%s", (long long)day, PV_SEP, ev->event_id);
             int n = snprintf(v, sizeof(v), "%lld%c%d", (long long)g->qty_milli, PV_SEP, late);
             fg_state_hset(dc->st, key, field, v, (size_t)n);
             x.n_ev[d]++;

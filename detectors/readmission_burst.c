@@ -84,7 +84,7 @@ static void ra_want(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
 
 static int load_stay(const char *field, const char *val, size_t len, void *ud) {
     ra_stays_t *s = ud;
-    if (!strcmp(field, FG_WATERMARK_FIELD) || s->n >= RA_MAX_STAYS + 1) return 0;
+    if (field[0] == '~' || s->n >= RA_MAX_STAYS + 1) return 0; /* watermarks */
     char parts[6][FG_ALERT_STR];
     if (fg_rec_split(val, len, RA_SEP, parts, 6) != 6) return 0; /* foreign or corrupt value: ignore, it expires */
     ra_stay_t *st = &s->v[s->n++];

@@ -2,6 +2,7 @@
  * registry.c - every detector compiled into fundguard, one line each.
  * Order is the order detectors see an event within a batch.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,6 +93,25 @@ int fg_dctx_inst_key(const fg_dctx_t *dc, char *buf, size_t size, const char *ki
     return fg_state_key(dc->st, buf, size, kind, 'i', institution_id);
 }
 
+/* "~max/<stream>/<partition>": the source partition's own watermark on one key */
+static int source_field(const fg_dctx_t *dc, char *buf, size_t size) {
+    if (!dc->ev || dc->ev->src_partition < 0) return 0; /* one ordered source: the key's watermark is it */
+    int n = snprintf(buf, size, "%s/%s/%d", FG_WATERMARK_FIELD, fg_stream_name(dc->ev->stream),
+                     (int)dc->ev->src_partition);
+    return n > 0 && (size_t)n < size;
+}
+
+static int64_t advance(fg_state_t *st, const char *key, const char *field, int64_t t_ms) {
+    int64_t m = fg_state_hget(st, key, field, NULL) ? fg_state_hget_int(st, key, field) : INT64_MIN;
+    if (t_ms > m) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%lld", (long long)t_ms);
+        fg_state_hset(st, key, field, v, (size_t)n);
+        m = t_ms;
+    }
+    return m;
+}
+
 int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *maxt) {
     int64_t m = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD);
     if (t_ms > m) {
@@ -101,7 +121,13 @@ int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *max
         m = t_ms;
     }
     if (maxt) *maxt = m;
-    int late = t_ms < m - dc->allowed_lateness_ms;
+    /* Lateness is judged against what the event's own source partition delivered to this key
+     * before it: a fixed sequence, so the verdict does not depend on how partitions interleave
+     * into batches (the key-wide watermark above does, when several partitions feed the key). */
+    char f[96];
+    int64_t ref = m;
+    if (source_field(dc, f, sizeof(f))) ref = advance(dc->st, key, f, t_ms);
+    int late = t_ms < ref - dc->allowed_lateness_ms;
     if (late) dc->late = 1;
     return late;
 }

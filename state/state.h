@@ -109,9 +109,15 @@ void fg_state_flush_set(fg_state_t *st, const char *key, const char *val, int64_
  *          FG_AGAIN if Redis is unreachable or refused the transaction as a whole
  *          (EXECABORT, OOM, LOADING...): redo the batch from fg_state_begin().
  *          Nothing applied if the connection failed before the batch was sent;
- *          if it was lost while awaiting the replies (timeout), the transaction
- *          applied either fully or not at all and the store cannot tell which
- *          (logged at WARN; a redo may count increments twice);
+ *          if it was lost while awaiting the replies (timeout, dropped connection),
+ *          the transaction applied either fully or not at all and the store cannot
+ *          tell which (logged at WARN, errstr says "outcome unknown"). The redo
+ *          must start again from fg_state_begin(): its fetch then sees whatever
+ *          the lost transaction applied, and every HINCRBY of fundguard is guarded
+ *          by a first-sight record written in the same transaction (detectors: the
+ *          event id in a per-patient or per-record field), so the redo adds
+ *          nothing twice. Calling fg_state_flush() again instead would re-send
+ *          the same increments and count them twice (tests/test_lost_reply.c);
  *          FG_ERR if a command failed inside EXEC (e.g. HINCRBY on a field that
  *          holds a non-integer in Redis but was not fetched): Redis does not roll
  *          back, so the batch's other writes DID apply; do not redo the batch.

@@ -371,3 +371,46 @@ Test(prescription_volume, a_full_reread_does_not_republish_a_pruned_supply_bucke
     cr_assert_float_eq(a->figures[0].value, 58.0, 1e-9);
     fg_scn_fini(&s);
 }
+
+/*
+ * One busy day: 20 patients' claims of D-PLAIN at H1, odd claims from partition 1 and even
+ * ones from partition 0, after the baseline week. Applied with partition 0 first, then with
+ * partition 1 first (each partition in its own order): the alert names the same evidence,
+ * the day's 16 smallest claim ids, and not "the first 16 to arrive".
+ */
+Test(prescription_volume, institution_evidence_does_not_depend_on_partition_interleaving) {
+    char ids[2][16][16];
+    for (int order = 0; order < 2; order++) {
+        fg_scn_t s;
+        fg_scn_init(&s, NULL, 0);
+        step_t base[] = {BASE7};
+        fg_event_t bevs[7];
+        for (int i = 0; i < 7; i++) bevs[i] = claim(&base[i]);
+        fg_scn_run(&s, bevs, 7);
+        static step_t busy[20];
+        fg_event_t p[2][10];
+        for (int i = 0; i < 20; i++) {
+            busy[i] = (step_t){"", "", "H1", 7 + i * 0.01, "D-PLAIN", 4, NONE};
+            snprintf(busy[i].eid, sizeof(busy[i].eid), "b%02d", 19 - i); /* ids do not follow time */
+            snprintf(busy[i].patient, sizeof(busy[i].patient), "B%02d", i);
+            fg_event_t ev = claim(&busy[i]);
+            ev.src_topic = "claims";
+            ev.src_partition = i % 2;
+            p[i % 2][i / 2] = ev;
+        }
+        fg_scn_run(&s, p[order], 10);
+        fg_scn_run(&s, p[1 - order], 10);
+        cr_assert_eq(mine(&s), 1, "80 units against a baseline of 20: one institution_daily alert");
+        const fg_alert_t *a = fg_scn_alert(&s, s.ids[first(&s)]);
+        cr_assert_str_eq(a->pattern, "institution_daily");
+        cr_assert_eq(a->n_event_ids, 16, "evidence is capped at 16 claims");
+        for (int k = 0; k < 16; k++) snprintf(ids[order][k], sizeof(ids[0][0]), "%s", a->event_ids[k]);
+        fg_scn_fini(&s);
+    }
+    for (int k = 0; k < 16; k++) {
+        char want[16];
+        snprintf(want, sizeof(want), "b%02d", k);
+        cr_assert_str_eq(ids[0][k], want, "evidence %d with partition 0 first", k);
+        cr_assert_str_eq(ids[1][k], want, "evidence %d with partition 1 first", k);
+    }
+}
