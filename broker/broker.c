@@ -24,6 +24,10 @@
  *  - Idempotent producers work; transactions are accepted but not honoured.
  *  - The listeners bind 127.0.0.1 on ephemeral ports: the address list is
  *    printed as `bootstrap.servers=<list>` and optionally written to a file.
+ *  - Fault injection for outage tests: SIGUSR1 takes every broker down
+ *    (connections dropped, new ones refused: rd_kafka_mock_broker_set_down),
+ *    SIGUSR2 brings them back up. Unlike a restart of this process, the data,
+ *    committed offsets and groups survive the outage.
  */
 #include "broker/broker.h"
 
@@ -70,10 +74,28 @@ typedef struct fg_broker_opts {
 } fg_broker_opts_t;
 
 static volatile sig_atomic_t fg_broker_stop;
+/* 1: take the brokers down, 2: bring them up (SIGUSR1 / SIGUSR2); 0: nothing asked */
+static volatile sig_atomic_t fg_broker_fault;
 
 static void fg_broker_on_signal(int sig) {
-    (void)sig;
-    fg_broker_stop = 1;
+    if (sig == SIGUSR1) fg_broker_fault = 1;
+    else if (sig == SIGUSR2) fg_broker_fault = 2;
+    else fg_broker_stop = 1;
+}
+
+/* Applies a pending SIGUSR1/SIGUSR2 to all brokers (from the main thread, not the handler). */
+static void fg_broker_apply_fault(rd_kafka_mock_cluster_t *mcluster) {
+    int what = fg_broker_fault;
+    if (!what) return;
+    fg_broker_fault = 0;
+    rd_kafka_resp_err_t err = what == 1 ? rd_kafka_mock_broker_set_down(mcluster, -1)
+                                        : rd_kafka_mock_broker_set_up(mcluster, -1);
+    if (err)
+        FG_ERROR("broker: cannot set the brokers %s: %s", what == 1 ? "down" : "up", rd_kafka_err2str(err));
+    else if (what == 1)
+        FG_WARN("broker: SIGUSR1: all brokers DOWN (connections dropped and refused; data kept) until SIGUSR2");
+    else
+        FG_INFO("broker: SIGUSR2: all brokers up again");
 }
 
 static void fg_broker_usage(FILE *out) {
@@ -84,7 +106,9 @@ static void fg_broker_usage(FILE *out) {
             "loopback for development, tests, the demo and benchmarks. It keeps data in\n"
             "memory only, and only a bounded tail of each partition (~100k messages or\n"
             "~5 MB). Prints `bootstrap.servers=<list>` on stdout once the topics exist,\n"
-            "then runs until SIGINT or SIGTERM.\n"
+            "then runs until SIGINT or SIGTERM. For outage tests, SIGUSR1 takes all\n"
+            "brokers down (connections dropped and refused, data kept) and SIGUSR2\n"
+            "brings them back up.\n"
             "\n"
             "options:\n"
             "  --topic NAME[:PARTITIONS]  create this topic (repeatable; a repeated name\n"
@@ -301,6 +325,8 @@ int fg_broker_main(int argc, char **argv) {
     sigemptyset(&stopsigs);
     sigaddset(&stopsigs, SIGINT);
     sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, SIGUSR1);
+    sigaddset(&stopsigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &stopsigs, &oldmask);
 
     struct sigaction sa;
@@ -309,6 +335,8 @@ int fg_broker_main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     /* Whoever reads our stdout may go away after the bootstrap line; that
      * must not kill the broker. */
     signal(SIGPIPE, SIG_IGN);
@@ -369,12 +397,14 @@ int fg_broker_main(int argc, char **argv) {
     printf("bootstrap.servers=%s\n", servers);
     fflush(stdout);
     FG_INFO("broker: %d broker(s), %d topic(s), bootstrap.servers=%s; "
-            "auto-created topics get 4 partitions; SIGINT/SIGTERM to stop",
+            "auto-created topics get 4 partitions; SIGINT/SIGTERM to stop, SIGUSR1/SIGUSR2 to take "
+            "the brokers down/up",
             opts.brokers, opts.topic_cnt, servers);
 
     /* Only this thread takes the stop signals (see above). */
     pthread_sigmask(SIG_UNBLOCK, &stopsigs, NULL);
     while (!fg_broker_stop) {
+        fg_broker_apply_fault(mcluster);
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL); /* EINTR on a signal: the loop re-checks the flag */
     }

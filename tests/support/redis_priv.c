@@ -62,6 +62,21 @@ void fg_tredis_stop(fg_tredis_t *r, const char *user, const char *password) {
     cr_assert_fail("private redis-server on port %d did not stop", r->port);
 }
 
+void fg_tredis_crash(fg_tredis_t *r) {
+    FILE *f = fopen(r->pidfile, "r");
+    cr_assert(f, "private redis-server on port %d: no pidfile %s", r->port, r->pidfile);
+    int pid = 0;
+    int got = fscanf(f, "%d", &pid);
+    fclose(f);
+    cr_assert(got == 1 && pid > 1, "private redis-server on port %d: bad pidfile %s", r->port, r->pidfile);
+    cr_assert_eq(kill(pid, SIGKILL), 0, "cannot kill redis-server %d", pid);
+    for (int i = 0; i < 200; i++) { /* the port refuses once the process is gone */
+        if (!accepting(r->port) && kill(pid, 0) != 0) return;
+        usleep(20000);
+    }
+    cr_assert_fail("private redis-server on port %d (pid %d) did not go away", r->port, pid);
+}
+
 void fg_tredis_kill(fg_tredis_t *r) {
     if (!r->pidfile[0]) return;
     FILE *f = fopen(r->pidfile, "r");
