@@ -92,6 +92,25 @@ const char *fg_severity_name(fg_severity_t s); /* "LOW" ... */
  * @returns malloc'd text; caller frees with free().
  */
 char *fg_alert_to_json(const fg_alert_t *a, int with_detection_time);
+/** How patient and card ids appear in the published alert (alerts.identifiers). */
+typedef enum {
+    FG_ALERT_IDS_REAL = 0,  /**< the real ids: case officers need them to open a case */
+    FG_ALERT_IDS_PSEUDONYM, /**< the keyed HMAC pseudonyms of core/pseudo.c, as in Redis keys */
+} fg_alert_ids_t;
+
+/** @returns the mode named "real" or "pseudonym", or -1 for anything else (NULL included). */
+int fg_alert_ids_parse(const char *name);
+
+/**
+ * @brief The alert as published on the wire: fg_alert_to_json(a, 1) after, in
+ * FG_ALERT_IDS_PSEUDONYM mode, replacing a patient or card subject_id by its
+ * pseudonym, also where the summary repeats it as a word. The
+ * alert id is not touched (it was made from the real id, so it stays the same in
+ * both modes), nor is a (borrowed, unchanged).
+ * @returns malloc'd text; caller frees with free().
+ */
+char *fg_alert_to_wire_json(const fg_alert_t *a, fg_alert_ids_t mode);
+
 /** @brief 16 hex chars digest of the content (JSON without detection_time). */
 void fg_alert_digest(const fg_alert_t *a, char out[17]);
 

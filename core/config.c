@@ -442,14 +442,48 @@ static int fg_conf_unknown(fg_conf_load_t *ld, const char *key) {
 }
 
 /*
+ * "${file:PATH}" -> the file's contents without trailing newlines (a Kubernetes or Docker secret mounted
+ * as a file). *out points into a buffer that the next call overwrites: callers copy it at once. Errors
+ * name the key and the path, never the contents.
+ */
+static int fg_conf_secret_file(fg_conf_load_t *ld, const char *key, const char *path, size_t plen, const char **out) {
+    static _Thread_local char buf[8192];
+    char p[1024];
+    if (plen >= sizeof(p))
+        return fg_conf_err(ld, "%s: file path too long", key);
+    memcpy(p, path, plen);
+    p[plen] = '\0';
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return fg_conf_err(ld, "%s: cannot read %s: %s", key, p, strerror(errno));
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return fg_conf_err(ld, "%s: cannot read %s", key, p);
+    if (n == sizeof(buf))
+        return fg_conf_err(ld, "%s: %s is longer than %zu bytes", key, p, sizeof(buf) - 1);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (memchr(buf, '\0', n))
+        return fg_conf_err(ld, "%s: %s contains a NUL byte", key, p);
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/*
  * "${NAME}" (the whole string) -> getenv("NAME"). *out is borrowed: s itself
- * or the environment's copy, to be duplicated before the environment changes.
+ * or the environment's copy, to be duplicated before the environment changes;
+ * "${file:PATH}" reads a file (fg_conf_secret_file).
  */
 static int fg_conf_env(fg_conf_load_t *ld, const char *key, const char *s, const char **out) {
     *out = s;
     size_t len = strlen(s);
     if (ld->no_env || len < 4 || s[0] != '$' || s[1] != '{' || s[len - 1] != '}')
         return 0;
+    if (len > 8 && !strncmp(s, "${file:", 7))
+        return fg_conf_secret_file(ld, key, s + 7, len - 8, out);
     char name[256];
     size_t nlen = len - 3;
     if (nlen >= sizeof(name))
@@ -1091,6 +1125,11 @@ void fg_config_doc_markdown(const fg_config_t *cf, FILE *out) {
           "```\n"
           "\n"
           "An unset variable is an error naming it (an empty one is an empty value). Only the\n"
-          "whole value is replaced: `\"prefix-${NAME}\"` is taken literally.\n",
+          "whole value is replaced: `\"prefix-${NAME}\"` is taken literally.\n"
+          "\n"
+          "A string value that is exactly `${file:PATH}` is replaced by the contents of the file\n"
+          "PATH without trailing newlines (a Kubernetes or Docker secret mounted as a file), e.g.\n"
+          "`\"sasl.password\": \"${file:/run/secrets/kafka-password}\"`. An unreadable file is an\n"
+          "error naming the key and the path; the contents are never printed.\n",
           out);
 }

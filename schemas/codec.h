@@ -25,6 +25,8 @@ typedef struct fg_validate_opts {
     uint32_t max_items;         /**< default 10000 */
     uint32_t max_trace_codes;   /**< per item, default 10000 */
     size_t max_id_len;          /**< default 128 bytes for any id/code */
+    int64_t max_amount_fen;     /**< any money field (totals, prices, amounts), default 10^11 fen (1e9 yuan) */
+    double max_quantity;        /**< an item's quantity, default 1e8 */
 } fg_validate_opts_t;
 
 /** @brief Fills opts with the defaults documented above. */

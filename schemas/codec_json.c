@@ -70,6 +70,21 @@ static void set_default(const fg_field_t *f, char *dst) {
     }
 }
 
+/*
+ * A wrong value quoted in a reason, which is logged: only when it looks like what the field holds
+ * (a typo'd symbol, a malformed date), at most 32 bytes. Anything else (a name or an id in the
+ * wrong field) is described by its length, so the log line carries no personal data.
+ */
+static const char *shown_value(const json_t *v, const char *charset, char *buf, size_t n) {
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len && len <= 32 && strspn(s, charset) == len)
+        snprintf(buf, n, "\"%s\"", s);
+    else
+        snprintf(buf, n, "(%zu bytes, not shown)", len);
+    return buf;
+}
+
 static int j_strings(jctx_t *x, const fg_field_t *f, json_t *v, char *dst, char *base, uint32_t limit) {
     char p[96];
     if (!json_is_array(v)) return wrong_type(x, f->name, "array of strings", v);
@@ -151,10 +166,12 @@ static int j_field(jctx_t *x, const fg_field_t *f, json_t *v, char *base) {
     case FG_K_OPT_DATE:
         if (json_is_string(v)) {
             int32_t days;
-            if (!fg_date_parse(json_string_value(v), json_string_length(v), &days))
+            if (!fg_date_parse(json_string_value(v), json_string_length(v), &days)) {
+                char shown[48];
                 return fg_err(x->reason, x->reason_size, FG_DECLINED,
-                              "%s: field \"%s\": invalid date \"%.32s\" (want YYYY-MM-DD)", x->stream,
-                              fpath(x, f->name, p, sizeof(p)), json_string_value(v));
+                              "%s: field \"%s\": invalid date %s (want YYYY-MM-DD)", x->stream,
+                              fpath(x, f->name, p, sizeof(p)), shown_value(v, "0123456789-/.", shown, sizeof(shown)));
+            }
             *(int32_t *)dst = days;
             return FG_OK;
         }
@@ -178,9 +195,13 @@ static int j_field(jctx_t *x, const fg_field_t *f, json_t *v, char *base) {
     case FG_K_ENUM: {
         if (!json_is_string(v)) return wrong_type(x, f->name, "symbol string", v);
         int e = f->parse(json_string_value(v));
-        if (e < 0)
-            return fg_err(x->reason, x->reason_size, FG_DECLINED, "%s: field \"%s\": unknown symbol \"%.64s\"",
-                          x->stream, fpath(x, f->name, p, sizeof(p)), json_string_value(v));
+        if (e < 0) {
+            char shown[48];
+            return fg_err(x->reason, x->reason_size, FG_DECLINED, "%s: field \"%s\": unknown symbol %s", x->stream,
+                          fpath(x, f->name, p, sizeof(p)),
+                          shown_value(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_", shown,
+                                      sizeof(shown)));
+        }
         *(int *)dst = e;
         return FG_OK;
     }
@@ -214,9 +235,14 @@ int fg_json_decode(fg_stream_t s, const char *buf, size_t len, fg_arena_t *arena
     /* duplicate keys are ambiguous (which one did the producer mean?): refuse them */
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *sn = fg_stream_name(s);
-    if (!root)
+    if (!root) {
+        /* jansson ends its text with " near '<token>'": message bytes, maybe a patient id, and the reason is
+           logged. Line and column say where; the bytes themselves stay in the dead letter. */
+        char *near = strstr(jerr.text, " near ");
+        if (near) *near = '\0';
         return fg_err(reason, reason_size, FG_DECLINED, "%s: invalid JSON at line %d column %d: %s", sn, jerr.line,
                       jerr.column, jerr.text);
+    }
     int rc;
     if (!json_is_object(root)) {
         rc = fg_err(reason, reason_size, FG_DECLINED, "%s: JSON message is not an object", sn);

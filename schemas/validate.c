@@ -18,6 +18,10 @@ void fg_validate_opts_default(fg_validate_opts_t *opts) {
     opts->max_items = 10000;
     opts->max_trace_codes = 10000;
     opts->max_id_len = 128;
+    /* Far above any real settlement, far below what sums of them can overflow: 10,000 items at the
+       limit are 10^15 fen, and the detectors' int64 sums and Redis HINCRBY stay exact. */
+    opts->max_amount_fen = 100000000000LL;
+    opts->max_quantity = 1e8;
 }
 
 typedef struct vctx {
@@ -49,6 +53,12 @@ static const char *vpath_str(vpath_t p, char *buf, size_t n) {
 #define TOP(n) ((vpath_t){(n), -1, -1})
 #define ITEM(i, n) ((vpath_t){(n), (int)(i), -1})
 
+#define CHECK(expr)                                                                                                    \
+    do {                                                                                                               \
+        int rc_ = (expr);                                                                                              \
+        if (rc_ != FG_OK) return rc_;                                                                                  \
+    } while (0)
+
 /* required: present, non-empty, bounded */
 static int req_id(vctx_t *x, const char *s, vpath_t p) {
     char b[96];
@@ -69,11 +79,15 @@ static int non_negative(vctx_t *x, int64_t v, vpath_t p) {
     return FG_OK;
 }
 
-#define CHECK(expr)                                                                                                    \
-    do {                                                                                                               \
-        int rc_ = (expr);                                                                                              \
-        if (rc_ != FG_OK) return rc_;                                                                                  \
-    } while (0)
+/* money: 0 <= v <= validation.max_amount_fen */
+static int money(vctx_t *x, int64_t v, vpath_t p) {
+    char b[96];
+    CHECK(non_negative(x, v, p));
+    if (v > x->o->max_amount_fen)
+        return DECLINE(x, "%s: %s: above the limit (%" PRId64 " > %" PRId64 " fen, validation.max_amount_fen)",
+                       x->stream, vpath_str(p, b, sizeof(b)), v, x->o->max_amount_fen);
+    return FG_OK;
+}
 
 static int check_items(vctx_t *x, const fg_item_t *items, uint32_t n) {
     char b[96];
@@ -87,8 +101,11 @@ static int check_items(vctx_t *x, const fg_item_t *items, uint32_t n) {
         if (!isfinite(it->quantity))
             return DECLINE(x, "%s: items[%u].quantity: not a finite number (%g)", x->stream, i, it->quantity);
         if (it->quantity < 0) return DECLINE(x, "%s: items[%u].quantity: negative (%g)", x->stream, i, it->quantity);
-        CHECK(non_negative(x, it->unit_price_fen, ITEM(i, "unit_price_fen")));
-        CHECK(non_negative(x, it->amount_fen, ITEM(i, "amount_fen")));
+        if (it->quantity > x->o->max_quantity)
+            return DECLINE(x, "%s: items[%u].quantity: above the limit (%g > %g, validation.max_quantity)", x->stream, i,
+                           it->quantity, x->o->max_quantity);
+        CHECK(money(x, it->unit_price_fen, ITEM(i, "unit_price_fen")));
+        CHECK(money(x, it->amount_fen, ITEM(i, "amount_fen")));
         if (it->days_supply != FG_DAYS_ABSENT) CHECK(non_negative(x, it->days_supply, ITEM(i, "days_supply")));
         if (it->n_trace_codes > x->o->max_trace_codes)
             return DECLINE(x, "%s: items[%u].trace_codes: too many (%u > %u)", x->stream, i, it->n_trace_codes,
@@ -127,9 +144,9 @@ static int check_claim(vctx_t *x, const fg_event_t *ev) {
         return DECLINE(x, "%s: diagnoses: %u announced, none given", x->stream, c->n_diagnoses);
     for (uint32_t i = 0; i < c->n_diagnoses; i++)
         CHECK(req_id(x, c->diagnoses[i], (vpath_t){"diagnoses", -1, (int)i}));
-    CHECK(non_negative(x, c->total_fen, TOP("total_fen")));
-    CHECK(non_negative(x, c->fund_paid_fen, TOP("fund_paid_fen")));
-    CHECK(non_negative(x, c->self_paid_fen, TOP("self_paid_fen")));
+    CHECK(money(x, c->total_fen, TOP("total_fen")));
+    CHECK(money(x, c->fund_paid_fen, TOP("fund_paid_fen")));
+    CHECK(money(x, c->self_paid_fen, TOP("self_paid_fen")));
     if (c->fund_paid_fen > c->total_fen)
         return DECLINE(x, "%s: fund_paid_fen: exceeds total_fen (%" PRId64 " > %" PRId64 ")", x->stream,
                        c->fund_paid_fen, c->total_fen);
