@@ -12,5 +12,9 @@ int fg_cli_rules(int argc, char **argv);
 int fg_cli_config_doc(int argc, char **argv);
 /** @brief `fundguard alerts` (consumers/alerts_cli.c): list, filter, follow and show alerts. */
 int fg_cli_alerts(int argc, char **argv);
+/** @brief `fundguard record` (consumers/record.c): input topics to recorded stream files. */
+int fg_cli_record(int argc, char **argv);
+/** @brief `fundguard replay` (consumers/replay.c): recorded files back onto the input topics. */
+int fg_cli_replay(int argc, char **argv);
 
 #endif
