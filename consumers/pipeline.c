@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "alerts/cases.h"
@@ -33,6 +34,9 @@ typedef struct {
     const char *topic;       /* alert, risk, case: destination (borrowed from pl or the config until the batch ends) */
     char reason[256];        /* dead letter */
     int state;               /* 0 in flight, 1 acknowledged, -1 failed */
+    const char *src_topic;   /* alert: the event that produced it (borrowed until the batch ends), or NULL */
+    int32_t src_partition;
+    int64_t src_offset;
 } fg_out_t;
 
 typedef struct {
@@ -74,12 +78,15 @@ struct fg_pipeline {
     int in_process;
     int exit_code;
     int64_t assigned_us;      /* last assignment (0: never assigned) */
+    int64_t waiting_us;       /* last time seen without a broker or without partitions (idle exit) */
     volatile sig_atomic_t *stop;
 
     /* counters (metrics and the stats line) */
     uint64_t consumed[FG_STREAM_COUNT], dead_lettered, alerts_published, commits, redis_outages, control_applied;
     uint64_t late_reported;   /* processor late events already added to the metrics */
     int kafka_down;           /* all brokers down (error callback) until Kafka answers again */
+    int decode_only;          /* pipeline.mode=decode_only: the benchmark ceiling, no Redis/detectors/alerts */
+    int64_t first_consume_us, last_commit_us; /* wall clock, for the stats line (benchmarks) */
 };
 
 static int stopping(const fg_pipeline_t *pl) { return (pl->stop && *pl->stop) || pl->exit_code; }
@@ -88,6 +95,12 @@ static int stopping(const fg_pipeline_t *pl) { return (pl->stop && *pl->stop) ||
 static void kafka_up(fg_pipeline_t *pl, int up) {
     pl->kafka_down = !up;
     fg_mon_set_kafka(up);
+}
+
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void sleep_ms(int64_t ms) {
@@ -173,6 +186,7 @@ static void commit_batch(fg_pipeline_t *pl, int sync) {
         FG_WARN("offset commit failed: %s", rd_kafka_err2str(err));
     else {
         pl->commits++;
+        pl->last_commit_us = wall_us();
         fg_mon_commit();
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -203,6 +217,22 @@ static fg_out_t *out_add(fg_pipeline_t *pl) {
 static rd_kafka_resp_err_t produce_one(fg_pipeline_t *pl, size_t i) {
     fg_out_t *o = &pl->out[i];
     o->state = 0;
+    if (o->kind == FG_OUT_ALERT && o->src_topic) {
+        /* provenance: which input message raised it (operators; benchmarks measure latency with it) */
+        rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+        char part[16], off[24];
+        snprintf(part, sizeof(part), "%d", (int)o->src_partition);
+        snprintf(off, sizeof(off), "%lld", (long long)o->src_offset);
+        rd_kafka_header_add(h, "fg.source.topic", -1, o->src_topic, -1);
+        rd_kafka_header_add(h, "fg.source.partition", -1, part, -1);
+        rd_kafka_header_add(h, "fg.source.offset", -1, off, -1);
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            pl->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(o->key, strlen(o->key)), RD_KAFKA_V_VALUE(o->payload, strlen(o->payload)),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i), RD_KAFKA_V_END);
+        if (err) rd_kafka_headers_destroy(h); /* producev owns them only on success */
+        return err;
+    }
     if (o->kind != FG_OUT_DLQ) {
         return rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(o->topic),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -340,6 +370,20 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
 
     for (int s = 0; s < FG_STREAM_COUNT; s++) fg_mon_consumed(s, batch_consumed[s]);
 
+    if (pl->decode_only) { /* the benchmark ceiling: dead letters out, commit; no state, detectors or alerts */
+        if (deliver_all(pl) != FG_OK) {
+            FG_WARN("stopping before Kafka acknowledged the batch's dead letters: batch left uncommitted");
+            drop_batch(pl);
+            pl->in_process = 0;
+            return FG_AGAIN;
+        }
+        commit_batch(pl, sync_commit);
+        drop_batch(pl);
+        pl->in_process = 0;
+        fg_mon_batch_seconds((double)(fg_mono_us() - batch_t0) / 1e6);
+        return FG_OK;
+    }
+
     const fg_alerts_t *alerts = NULL;
     int64_t backoff = 50, outage_start = 0;
     char err[512];
@@ -378,10 +422,15 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
 
     for (size_t i = 0; i < alerts->n; i++) {
         fg_out_t *o = out_add(pl);
-        o->payload = fg_alert_to_json(&alerts->v[i], 1);
+        /* real or pseudonymised patient/card ids (alerts.identifiers, checked when the config was loaded) */
+        int ids = fg_alert_ids_parse(fg_config_str(pl->cf, "alerts.identifiers"));
+        o->payload = fg_alert_to_wire_json(&alerts->v[i], ids < 0 ? FG_ALERT_IDS_REAL : (fg_alert_ids_t)ids);
         o->key = alerts->v[i].institution_id;
         o->topic = alert_topic(pl, alerts->v[i].region);
         const fg_alert_t *a = &alerts->v[i];
+        o->src_topic = a->trigger_topic;
+        o->src_partition = a->trigger_partition;
+        o->src_offset = a->trigger_offset;
         /* the source event gives an operator the offset to look at; ids are institutions and alert ids only */
         FG_INFO("alert %s rule=%s pattern=%s institution=%s severity=%s source=%s[%d]@%lld", a->id, a->rule_id,
                 a->pattern, a->institution_id, fg_severity_name(a->severity),
@@ -653,6 +702,14 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     pl->backoff_max_ms = fg_config_int(cf, "pipeline.backoff_max_ms");
     pl->delivery_timeout_ms = fg_config_int(cf, "pipeline.delivery_timeout_ms");
     pl->stats_interval_ms = fg_config_int(cf, "pipeline.stats_interval_ms");
+    const char *mode = fg_config_str(cf, "pipeline.mode");
+    if (mode && !strcmp(mode, "decode_only"))
+        pl->decode_only = 1;
+    else if (mode && strcmp(mode, "detect")) {
+        fg_err(errstr, errstr_size, FG_ERR, "pipeline.mode: expected \"detect\" or \"decode_only\", got \"%s\"",
+               mode);
+        goto fail;
+    }
     snprintf(pl->topic[FG_STREAM_CLAIMS], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.claims"));
     snprintf(pl->topic[FG_STREAM_INPATIENT], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.inpatient"));
     snprintf(pl->topic[FG_STREAM_INVOICING], sizeof(pl->topic[0]), "%s", fg_config_str(cf, "topics.invoicing"));
@@ -673,6 +730,8 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     pl->vopts.max_future_ms = fg_config_int(cf, "validation.max_future_ms");
     pl->vopts.max_items = (uint32_t)fg_config_int(cf, "validation.max_items");
     pl->vopts.max_trace_codes = (uint32_t)fg_config_int(cf, "validation.max_trace_codes");
+    pl->vopts.max_amount_fen = fg_config_int(cf, "validation.max_amount_fen");
+    pl->vopts.max_quantity = fg_config_double(cf, "validation.max_quantity");
 
     if (load_hmac_key(cf, errstr, errstr_size) != FG_OK) goto fail;
     if (!(pl->codec = fg_codec_create(errstr, errstr_size))) goto fail;
@@ -681,6 +740,11 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     if (ids.failed) goto fail;
     pl->arena = fg_arena_create(1 << 20);
 
+    if (pl->decode_only) {
+        FG_WARN("pipeline.mode=decode_only: consume, decode, dead-letter and commit only; no Redis, no "
+                "detectors, no alerts (a benchmark and diagnostic mode, never for production)");
+        goto kafka;
+    }
     fg_state_opts_t so = {.host = fg_config_str(cf, "redis.host"),
                           .port = (int)fg_config_int(cf, "redis.port"),
                           .username = fg_config_str(cf, "redis.username"),
@@ -699,6 +763,7 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     pl->risk = fg_risk_create(cf, pl->st);
     pl->cases = fg_cases_create(cf, pl->st);
 
+kafka:;
     /* producer: idempotent, acks=all; alerts and dead letters must not be lost or reordered */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
     fg_kconf_t kc = {pc, errstr, errstr_size, 0, 0};
@@ -762,7 +827,7 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
     pl->batch = malloc(pl->cap * sizeof(*pl->batch));
     if (!pl->batch) abort();
     for (int s = 0; s < FG_STREAM_COUNT; s++) fg_mon_stream(s, fg_stream_name((fg_stream_t)s), pl->topic[s]);
-    fg_mon_ruleset(fg_processor_ruleset_version(pl->proc));
+    if (pl->proc) fg_mon_ruleset(fg_processor_ruleset_version(pl->proc));
     return pl;
 fail:
     fg_pipeline_destroy(pl);
@@ -832,18 +897,27 @@ static void refresh_lag(fg_pipeline_t *pl) {
 static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_before) {
     fg_state_stats_t ss;
     fg_processor_stats_t ps;
-    fg_state_stats(pl->st, &ss);
-    fg_processor_stats(pl->proc, &ps);
+    memset(&ss, 0, sizeof(ss));
+    memset(&ps, 0, sizeof(ps));
+    if (pl->st) fg_state_stats(pl->st, &ss);
+    if (pl->proc) fg_processor_stats(pl->proc, &ps);
+    struct rusage ru; /* peak RSS and CPU of the process so far (benchmarks read them from this line) */
+    memset(&ru, 0, sizeof(ru));
+    getrusage(RUSAGE_SELF, &ru);
     uint64_t total = pl->consumed[0] + pl->consumed[1] + pl->consumed[2];
     double secs = (double)(fg_mono_us() - since_us) / 1e6;
     FG_INFO("stats: consumed claims=%llu inpatient=%llu invoicing=%llu (%.0f ev/s) dead_letter=%llu alerts=%llu "
-            "suppressed=%llu late=%llu control=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu",
+            "suppressed=%llu late=%llu control=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu "
+            "mode=%s first_consume_us=%lld last_commit_us=%lld max_rss_kb=%ld cpu_user_s=%.2f cpu_sys_s=%.2f",
             (unsigned long long)pl->consumed[0], (unsigned long long)pl->consumed[1],
             (unsigned long long)pl->consumed[2], secs > 0 ? (double)(total - consumed_before) / secs : 0.0,
             (unsigned long long)pl->dead_lettered, (unsigned long long)pl->alerts_published,
             (unsigned long long)ps.alerts_suppressed, (unsigned long long)ps.late_events,
             (unsigned long long)pl->control_applied, (unsigned long long)ss.round_trips,
-            (unsigned long long)ss.commands, (unsigned long long)pl->commits);
+            (unsigned long long)ss.commands, (unsigned long long)pl->commits,
+            pl->decode_only ? "decode_only" : "detect", (long long)pl->first_consume_us,
+            (long long)pl->last_commit_us, ru.ru_maxrss, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
 int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
@@ -853,7 +927,8 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
     uint64_t consumed_at_stats = 0;
     FG_INFO("fundguard running: topics %s, %s, %s -> %s (dead letters: %s); %zu detector(s); ruleset %s",
             pl->topic[0], pl->topic[1], pl->topic[2], pl->alerts_topic, pl->dlq_topic,
-            fg_processor_detector_count(pl->proc), fg_processor_ruleset_version(pl->proc));
+            pl->proc ? fg_processor_detector_count(pl->proc) : (size_t)0,
+            pl->proc ? fg_processor_ruleset_version(pl->proc) : "none (decode_only)");
 
     while (!stopping(pl)) {
         /* collect a batch: block for the first message, then fill for at most batch_wait_ms */
@@ -880,21 +955,29 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
             }
             if (pl->kafka_down) kafka_up(pl, 1);
             if (!pl->n) deadline_us = fg_mono_us() + pl->batch_wait_ms * 1000;
+            if (!pl->first_consume_us) pl->first_consume_us = wall_us();
             pl->batch[pl->n++] = m;
         }
         if (pl->exit_code) break;
-        apply_pending_changes(pl, reload);
+        if (!pl->decode_only) apply_pending_changes(pl, reload);
         if (pl->n) {
             last_msg_us = fg_mono_us();
             process_batch(pl, 0);
         } else if (idle_exit_ms > 0) {
-            /* idle counts from the last message or the last assignment, whichever is later */
+            /* idle counts from the last message, the last assignment or the last moment without a
+             * broker or without partitions, whichever is later: during a Kafka outage or a rebalance
+             * the input is not idle, and stopping then would leave it unprocessed */
+            rd_kafka_topic_partition_list_t *a = NULL;
+            int unassigned = pl->assigned_us && (rd_kafka_assignment(pl->consumer, &a) || !a || !a->cnt);
+            if (a) rd_kafka_topic_partition_list_destroy(a);
+            if (pl->kafka_down || unassigned) pl->waiting_us = fg_mono_us();
             int64_t since = last_msg_us > pl->assigned_us ? last_msg_us : pl->assigned_us;
-            if (since && fg_mono_us() - since >= idle_exit_ms * 1000) {
+            if (pl->waiting_us > since) since = pl->waiting_us;
+            if (pl->assigned_us && fg_mono_us() - since >= idle_exit_ms * 1000) {
                 FG_INFO("input idle for %lld ms: stopping", (long long)idle_exit_ms);
                 break;
             }
-            if (!since && fg_mono_us() - start_us >= (idle_exit_ms + 60000) * 1000) {
+            if (!pl->assigned_us && fg_mono_us() - start_us >= (idle_exit_ms + 60000) * 1000) {
                 FG_ERROR("no partitions assigned within %lld ms: is the broker reachable and do the topics exist?",
                          (long long)(idle_exit_ms + 60000));
                 pl->exit_code = FG_EXIT_KAFKA;
@@ -916,7 +999,7 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
     /* clean shutdown: finish what we hold, write alert markers, leave the group */
     if (!pl->exit_code) process_batch(pl, 1);
     char err[256];
-    if (fg_processor_sync(pl->proc, err, sizeof(err)) != FG_OK)
+    if (pl->proc && fg_processor_sync(pl->proc, err, sizeof(err)) != FG_OK)
         FG_WARN("could not record published alerts at shutdown (%s): they may be published once more", err);
     rd_kafka_consumer_close(pl->consumer);
     log_stats(pl, stats_us, consumed_at_stats);

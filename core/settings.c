@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alerts/alert.h"
 #include "core/log.h"
 #include "detectors/detector.h"
 
@@ -68,6 +69,10 @@ static const fg_conf_decl_t g_core[] = {
      "How long to wait for Kafka to acknowledge a batch's alerts and dead letters before retrying them."},
     {"pipeline.stats_interval_ms", FG_CONF_INT, "10000", 0, 3600000, 0,
      "Log a throughput/state line this often (0: never)."},
+    {"pipeline.mode", FG_CONF_STRING, "detect", 0, 0, 0,
+     "\"detect\": the full pipeline. \"decode_only\": a benchmark and diagnostic mode that consumes, decodes, "
+     "validates, dead-letters and commits, but touches no Redis, runs no detectors and publishes no alerts "
+     "(the throughput ceiling benches/run.sh measures). Never for production: events pass unexamined."},
 
     {"redis.host", FG_CONF_STRING, "127.0.0.1", 0, 0, 0, "Redis host."},
     {"redis.port", FG_CONF_INT, "6379", 1, 65535, 0, "Redis port."},
@@ -89,6 +94,12 @@ static const fg_conf_decl_t g_core[] = {
      "Events more than this far ahead of the wall clock are rejected as invalid."},
     {"validation.max_items", FG_CONF_INT, "10000", 1, 1000000, 0, "Most line items per event."},
     {"validation.max_trace_codes", FG_CONF_INT, "10000", 1, 1000000, 0, "Most trace codes per item."},
+    {"validation.max_amount_fen", FG_CONF_INT, "100000000000", 1, 1000000000000000.0, 0,
+     "Largest accepted money field (total, fund-paid, self-paid, unit price, line amount), in fen; default "
+     "10^11 fen (1 billion yuan). Larger values are hostile or broken input: such an event is dead-lettered, "
+     "and the bound keeps every sum the rules and Redis keep exact in 64 bits."},
+    {"validation.max_quantity", FG_CONF_DOUBLE, "1e8", 1, 1e15, 0,
+     "Largest accepted quantity of one line item; larger ones are dead-lettered (1e300 tablets is not a claim)."},
 
     {"events.allowed_lateness_days", FG_CONF_INT, "7", 0, 365, 0,
      "How late (event time) an event may arrive and still find its window's state."},
@@ -99,6 +110,11 @@ static const fg_conf_decl_t g_core[] = {
      "Routes alerts to one topic per region (统筹区 code -> topic), e.g. {\"140100\": \"alerts-140100\"}. "
      "Alerts of a region not listed (or without a region) go to topics.alerts. `fundguard alerts` reads "
      "topics.alerts and every topic listed here unless given --topic. Cases and risk records are not routed."},
+    {"alerts.identifiers", FG_CONF_STRING, "real", 0, 0, 0,
+     "Patient and card ids in the published alert: \"real\" (case officers need them to open a case) or "
+     "\"pseudonym\" (subject_id, and the summary where it names the subject, carry the keyed HMAC pseudonym "
+     "used in Redis keys, so officers with the key can still link alerts of one person). Alert ids are the "
+     "same in both modes. Log lines never carry patient or card ids, whatever this says."},
     {"alerts.ruleset_version", FG_CONF_STRING, NULL, 0, 0, 0,
      "Rule-set version stamped on alerts; unset: a digest of every rule's settings."},
 
@@ -146,6 +162,11 @@ fg_config_t *fg_settings_load(const char *path, char **overrides, int n_override
     if (fg_log_level_parse(fg_config_str(cf, "log.level")) < 0) {
         snprintf(errstr, errstr_size, "log.level: expected debug, info, warn or error, got \"%s\"",
                  fg_config_str(cf, "log.level"));
+        goto fail;
+    }
+    if (fg_alert_ids_parse(fg_config_str(cf, "alerts.identifiers")) < 0) {
+        snprintf(errstr, errstr_size, "alerts.identifiers: expected \"real\" or \"pseudonym\", got \"%.64s\"",
+                 fg_config_str(cf, "alerts.identifiers") ? fg_config_str(cf, "alerts.identifiers") : "(unset)");
         goto fail;
     }
     return cf;

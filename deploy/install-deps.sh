@@ -8,8 +8,10 @@ PKGS=(
   build-essential cmake pkg-config git
   librdkafka-dev libavro-dev libjansson-dev libhiredis-dev libcriterion-dev
   libssl-dev libmicrohttpd-dev redis-server redis-tools kcat
+  zlib1g-dev  # deflate blocks of recorded .avro files (schemas/recfile.c)
   python3-yaml  # tests/check_deploy.sh parses deploy/*.yaml
   chromium fonts-noto-cjk  # headless page test of web/ (tests/test_page.c); CJK glyphs for 中文 labels
+  gnuplot-nox  # benches/run.sh plots throughput and latency
 )
 [ "${FUNDGUARD_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$FUNDGUARD_DEPS_EXTRA" && PKGS+=("${extra[@]}")
 
