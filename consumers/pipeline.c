@@ -953,7 +953,9 @@ int fg_pipeline_run(fg_pipeline_t *pl, volatile sig_atomic_t *stop, volatile sig
                 rd_kafka_message_destroy(m);
                 continue;
             }
-            if (pl->kafka_down) kafka_up(pl, 1);
+            /* a message may come from the prefetch queue after the brokers went down: it proves
+             * nothing about Kafka; readiness returns with an acknowledged batch, an assignment
+             * or a broker answering refresh_lag's watermark query */
             if (!pl->n) deadline_us = fg_mono_us() + pl->batch_wait_ms * 1000;
             if (!pl->first_consume_us) pl->first_consume_us = wall_us();
             pl->batch[pl->n++] = m;
