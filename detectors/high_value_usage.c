@@ -42,7 +42,7 @@
 #define HV_MILLI 1000.0
 
 typedef struct {
-    int64_t baseline_days, min_baseline_days;
+    int64_t baseline_days, min_baseline_days, skew_days;
     double sigma, alpha, min_std_pct, min_volume;
 } hv_cfg_t;
 
@@ -61,6 +61,12 @@ static const fg_conf_decl_t g_conf[] = {
      "that a count's random noise gives)."},
     {"min_volume", FG_CONF_DOUBLE, "5", 0, 1e9, 0,
      "No alert for a day on which the institution billed less than this quantity of the item."},
+    {"partition_skew_days", FG_CONF_INT, "30", 0, 365, 0,
+     "How far (event time) one patient partition may be behind another feeding the same institution, e.g. "
+     "while a consumer works off a backlog, with every day still judged on all its claims: days are kept and "
+     "re-judged until the item's newest claim at the institution is this many days plus "
+     "events.allowed_lateness_days past them. A claim further behind still counts, but its day is not judged "
+     "again (late-events metric)."},
 };
 
 extern const fg_detector_t fg_det_high_value_usage;
@@ -82,6 +88,8 @@ static int hv_init(const fg_config_t *cf, const char *prefix, void **priv, char 
     c->min_std_pct = fg_config_double(cf, k);
     snprintf(k, sizeof(k), "%smin_volume", prefix);
     c->min_volume = fg_config_double(cf, k);
+    snprintf(k, sizeof(k), "%spartition_skew_days", prefix);
+    c->skew_days = fg_config_int(cf, k);
     if (c->min_baseline_days > c->baseline_days) {
         int64_t mb = c->min_baseline_days, b = c->baseline_days;
         free(c);
@@ -248,9 +256,11 @@ static void evaluate(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, con
  * may be counted before (some of) its baseline days; re-judging it when they arrive
  * makes the outcome depend on the set of claims, not their order. Bounded: at most
  * baseline_days extra days, none in time order (no later day has data). Days older
- * than the evidence horizon (the changed day itself included) are not judged: only a
- * claim later than allowed_lateness behind the key reaches them, their evidence is
- * gone and is not re-created, so their alert keeps the content it had.
+ * than the judging horizon (the changed day itself included) are not judged: only a
+ * claim more than partition_skew_days + allowed_lateness behind the key's newest
+ * reaches them (fg_baseline_horizon: lateness is per source partition, and partitions
+ * can be days apart while a backlog is worked off), their evidence is gone and is not
+ * re-created, so their alert keeps the content it had.
  */
 static void judge_from(fg_dctx_t *dc, const hv_cfg_t *c, const fg_event_t *ev, const char *key, const char *code,
                        int64_t day, int64_t wm_day, int64_t ev_from) {
@@ -267,15 +277,17 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
     if (!n || fg_dctx_patient_key(dc, pkey, sizeof(pkey), "hv") <= 0) return;
     snprintf(field, sizeof(field), "c%c%s", HV_SEP, ev->event_id);
     int64_t day = fg_day_of(ev->event_time_ms, FG_CST_OFFSET_MS);
-    int64_t keep_days = c->baseline_days + (dc->allowed_lateness_ms + FG_MS_PER_DAY - 1) / FG_MS_PER_DAY + 1;
+    fg_horizon_t h;
     if (fg_state_hget(dc->st, pkey, field, NULL)) {
         /* counted already: a re-delivery (e.g. after a crash between the state write and the
          * alert's publication). Nothing is added; its days are judged again from what is
          * stored, so a finding whose publication was lost is published now (same id, content). */
         for (size_t i = 0; i < n; i++) {
             if (item_key(dc, key, sizeof(key), ev->institution_id, use[i].code) <= 0) continue;
-            int64_t wm_day = fg_day_of(fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD), FG_CST_OFFSET_MS);
-            judge_from(dc, c, ev, key, use[i].code, day, wm_day, wm_day - (keep_days - c->baseline_days));
+            int64_t maxt = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD);
+            int64_t wm_day = fg_day_of(maxt, FG_CST_OFFSET_MS);
+            fg_baseline_horizon(wm_day, c->baseline_days, dc->allowed_lateness_ms, c->skew_days, &h);
+            judge_from(dc, c, ev, key, use[i].code, day, wm_day, h.judge_from);
         }
         return;
     }
@@ -289,14 +301,17 @@ static void hv_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         int64_t before = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD), maxt;
         int late = fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
         int64_t wm_day = fg_day_of(maxt, FG_CST_OFFSET_MS);
-        int64_t ev_from = wm_day - (keep_days - c->baseline_days); /* first day whose evidence is kept */
+        fg_baseline_horizon(wm_day, c->baseline_days, dc->allowed_lateness_ms, c->skew_days, &h);
+        int64_t ev_from = h.judge_from; /* first day whose evidence is kept */
         if (!before || fg_day_of(before, FG_CST_OFFSET_MS) < wm_day) {
-            fg_baseline_prune(dc->st, key, NULL, wm_day - keep_days);
+            fg_baseline_prune(dc->st, key, NULL, h.keep_from);
             /* evidence is read only for days a claim can still change (see judge_from) */
             fg_baseline_prune(dc->st, key, "e", ev_from);
         }
-        fg_state_expire(dc->st, key, (c->baseline_days + 1) * FG_MS_PER_DAY + dc->allowed_lateness_ms + FG_MS_PER_DAY);
-        if (day < wm_day - keep_days) continue; /* older than any baseline can use */
+        fg_state_expire(dc->st, key,
+                        (c->baseline_days + c->skew_days + 1) * FG_MS_PER_DAY + dc->allowed_lateness_ms + FG_MS_PER_DAY);
+        if (day < ev_from) dc->late = 1; /* on time for its partition, beyond the skew allowance: not judged */
+        if (day < h.keep_from) continue; /* older than any baseline can use */
 
         /* hostile quantities: clamp so the thousandths stay far inside int64 */
         int64_t milli = llround((use[i].qty < 1e12 ? use[i].qty : 1e12) * HV_MILLI);

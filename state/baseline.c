@@ -189,6 +189,13 @@ void fg_baseline_prune(fg_state_t *st, const char *key, const char *series, int6
     fg_state_hforeach(st, key, prune_cb, &c);
 }
 
+void fg_baseline_horizon(int64_t max_day, int64_t baseline_days, int64_t lateness_ms, int64_t skew_days,
+                         fg_horizon_t *h) {
+    int64_t lateness_days = lateness_ms > 0 ? (lateness_ms + FG_MS_PER_DAY - 1) / FG_MS_PER_DAY : 0;
+    h->judge_from = max_day - lateness_days - (skew_days > 0 ? skew_days : 0) - 1;
+    h->keep_from = h->judge_from - (baseline_days > 0 ? baseline_days : 0);
+}
+
 /* ---------- evidence: "<max_t>" then up to K x (EV_SEP "<rank>" EV_RSEP "<id>") ---------- */
 
 static void evidence_parse(const char *v, size_t len, fg_evidence_t *ev) {

@@ -101,6 +101,30 @@ void fg_baseline_series(fg_state_t *st, const char *key, const char *series, int
  */
 void fg_baseline_prune(fg_state_t *st, const char *key, const char *series, int64_t before_day);
 
+/** Day horizons of a shared entity key (see fg_baseline_horizon). */
+typedef struct fg_horizon {
+    int64_t judge_from; /**< first day still judged; its evidence is kept */
+    int64_t keep_from;  /**< first day whose counters are kept: judge_from - baseline_days */
+} fg_horizon_t;
+
+/**
+ * @brief Horizons of a key fed by many source partitions (an institution's daily
+ * series), from the key-wide newest day max_day ("~max"):
+ * judge_from = max_day - ceil(lateness) - skew_days - 1, keep_from = judge_from -
+ * baseline_days, so every judged day still has its whole baseline.
+ *
+ * Why skew_days: lateness is judged against the event's own source partition
+ * (fg_dctx_watermark), so an event that is on time may still be far behind another
+ * partition feeding the same key: a consumer that works off a backlog is further
+ * behind on some partitions than on others. A day stays judged (and re-judged when
+ * it or a day of its baseline changes) while such an on-time event can reach it,
+ * up to skew_days of cross-partition skew; with skew_days = 0 only events within
+ * the lateness of the key-wide newest event are. Both follow max_day, a maximum,
+ * so they only advance and their final value depends on the set of events only.
+ */
+void fg_baseline_horizon(int64_t max_day, int64_t baseline_days, int64_t lateness_ms, int64_t skew_days,
+                         fg_horizon_t *h);
+
 /** A day's evidence: up to FG_EVIDENCE_MAX event ids, highest rank first. */
 typedef struct fg_evidence {
     int64_t max_t;      /**< latest event time among every event added (not only the kept ones) */

@@ -247,3 +247,23 @@ Test(baseline, evidence_keeps_the_top_k_whatever_the_order_and_redelivery) {
     cr_assert_eq(s1.round_trips, s0.round_trips, "nothing queued: no round trip");
     fg_state_destroy(st);
 }
+
+/*
+ * Horizons of an institution key: with 28 baseline days, 7 days of lateness (rounded up from any part of a
+ * day) and 30 days of partition skew, a key whose newest event is on day 100 still judges day 100-7-30-1 =
+ * 62 (and keeps its 28 baseline days from day 34); without skew allowance it judged from day 92 only.
+ */
+Test(baseline, horizons_allow_for_lateness_and_partition_skew) {
+    fg_horizon_t h;
+    fg_baseline_horizon(100, 28, 7 * FG_MS_PER_DAY, 30, &h);
+    cr_assert_eq(h.judge_from, 62);
+    cr_assert_eq(h.keep_from, 34);
+    fg_baseline_horizon(100, 28, 7 * FG_MS_PER_DAY, 0, &h);
+    cr_assert_eq(h.judge_from, 92);
+    cr_assert_eq(h.keep_from, 64);
+    fg_baseline_horizon(100, 28, 6 * FG_MS_PER_DAY + 1, 0, &h); /* part of a day of lateness is a whole day */
+    cr_assert_eq(h.judge_from, 92);
+    fg_baseline_horizon(100, 3, 0, 0, &h); /* no lateness: the newest day and the one before are judged */
+    cr_assert_eq(h.judge_from, 99);
+    cr_assert_eq(h.keep_from, 96);
+}

@@ -220,3 +220,48 @@ Test(high_value_usage, redelivered_batch_publishes_nothing_new_and_evidence_is_t
     fg_scn_fini(&s);
     fg_kb_destroy(g_kb);
 }
+
+/*
+ * Partitions consumed unevenly (a backlog worked off one partition ahead of the other): the 20-day MRI
+ * history, the tested day at mean + 3.5 sigma, then 9 ordinary days; use i of every day comes from
+ * patient partition i % 2. Partition 0 is consumed whole first (up to day 29), then partition 1, in
+ * batches of 20. The tested day's second half arrives 9 days behind the institution's newest claim, on
+ * time for its own partition: the day must end judged on all its uses, as in time order (with the
+ * judging horizon at allowed_lateness, 7 days, it kept at best what partition 0 alone had shown).
+ */
+Test(high_value_usage, a_spike_day_completed_by_a_lagging_partition_is_judged_on_all_its_uses) {
+    const hv_case_t c = {"mri", MRI, 0, 20, 3.5, "", 1, 0};
+    char id[FG_ALERT_ID_LEN + 1];
+    day_id(id, MRI, 20);
+    double value[2];
+    load_kb();
+    for (int ordered = 1; ordered >= 0; ordered--) {
+        double spike;
+        size_t n = build(&c, ordered ? "o" : "p", &spike);
+        for (int d = 21; d < 30; d++)
+            for (int i = 0; i < 10 + g_noise[d - 21]; i++) add_use(&n, ordered ? "o" : "p", MRI, d, i, 1);
+        for (size_t j = 0; j < n; j++) {
+            g_evs[j].src_topic = ordered ? NULL : "claims";
+            g_evs[j].src_partition = ordered ? -1 : (int32_t)(j % 2);
+        }
+        if (!ordered) { /* each partition in its own order, partition 0 first */
+            static fg_event_t tmp[MAXEV];
+            size_t k = 0;
+            for (int p = 0; p < 2; p++)
+                for (size_t j = 0; j < n; j++)
+                    if (g_evs[j].src_partition == p) tmp[k++] = g_evs[j];
+            memcpy(g_evs, tmp, n * sizeof(g_evs[0]));
+        }
+        fg_scn_t s;
+        fg_scn_init(&s, NULL, 0);
+        fg_scn_set_kb(&s, g_kb);
+        for (size_t at = 0; at < n; at += 20) fg_scn_run(&s, g_evs + at, n - at < 20 ? n - at : 20);
+        const fg_alert_t *a = fg_scn_alert(&s, id);
+        cr_assert(a, "[%s] the spike day was not judged", ordered ? "time order" : "partition 0 ahead");
+        cr_assert_eq(count_rule(&s), 1, "[%s] only the spike day fires", ordered ? "time order" : "partition 0 ahead");
+        value[ordered] = a->figures[0].value;
+        cr_assert_float_eq(value[ordered], spike, 1e-9, "[%s] the day's quantity %f, all %f uses",
+                           ordered ? "time order" : "partition 0 ahead", value[ordered], spike);
+        fg_scn_fini(&s);
+    }
+}
