@@ -265,7 +265,8 @@ run_phase() {
   local wrap=()
   if [ "$PROFILE" = 1 ] && [ "$kind" = detect ] && [ "$run" = 1 ]; then
     command -v perf >/dev/null || die "--profile needs perf (linux-perf)"
-    wrap=(perf record -q -e cpu-clock -o "$d/perf.data" --)
+    # shellcheck disable=SC2206 # FG_BENCH_PERF_ARGS: extra perf record options, e.g. "-g"
+    wrap=(perf record -q -e cpu-clock ${FG_BENCH_PERF_ARGS:-} -o "$d/perf.data" --)
   fi
   local speed=max
   if [ "$rate" -gt 0 ]; then

@@ -399,6 +399,12 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
             rc = fg_cases_update(pl->cases, alerts, &pl->cases_out, err, sizeof(err));
         }
         if (rc == FG_OK) break;
+        if (rc == FG_CONFLICT && !stopping(pl)) {
+            /* another replica wrote a shared (institution) key between our read and our EXEC:
+             * nothing was applied; redo the batch at once from a fresh read */
+            fg_mon_state_conflict();
+            continue;
+        }
         if (!outage_start) {
             outage_start = fg_mono_us();
             pl->redis_outages++;
@@ -907,14 +913,14 @@ static void log_stats(fg_pipeline_t *pl, int64_t since_us, uint64_t consumed_bef
     uint64_t total = pl->consumed[0] + pl->consumed[1] + pl->consumed[2];
     double secs = (double)(fg_mono_us() - since_us) / 1e6;
     FG_INFO("stats: consumed claims=%llu inpatient=%llu invoicing=%llu (%.0f ev/s) dead_letter=%llu alerts=%llu "
-            "suppressed=%llu late=%llu control=%llu redis_round_trips=%llu redis_commands=%llu commits=%llu "
+            "suppressed=%llu late=%llu control=%llu redis_round_trips=%llu redis_commands=%llu state_conflicts=%llu commits=%llu "
             "mode=%s first_consume_us=%lld last_commit_us=%lld max_rss_kb=%ld cpu_user_s=%.2f cpu_sys_s=%.2f",
             (unsigned long long)pl->consumed[0], (unsigned long long)pl->consumed[1],
             (unsigned long long)pl->consumed[2], secs > 0 ? (double)(total - consumed_before) / secs : 0.0,
             (unsigned long long)pl->dead_lettered, (unsigned long long)pl->alerts_published,
             (unsigned long long)ps.alerts_suppressed, (unsigned long long)ps.late_events,
             (unsigned long long)pl->control_applied, (unsigned long long)ss.round_trips,
-            (unsigned long long)ss.commands, (unsigned long long)pl->commits,
+            (unsigned long long)ss.commands, (unsigned long long)ss.conflicts, (unsigned long long)pl->commits,
             pl->decode_only ? "decode_only" : "detect", (long long)pl->first_consume_us,
             (long long)pl->last_commit_us, ru.ru_maxrss, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);

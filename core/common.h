@@ -17,6 +17,7 @@
 #define FG_ERR -1      /**< failure; errstr says why; not retryable as is */
 #define FG_AGAIN -2    /**< transient: state store or broker unavailable, retry later */
 #define FG_DECLINED -3 /**< bad input: dead-letter the event, go on */
+#define FG_CONFLICT -4 /**< another replica changed a key this batch read (WATCH): redo the batch now */
 
 #define FG_MS_PER_DAY (86400LL * 1000LL)
 #define FG_MS_PER_HOUR (3600LL * 1000LL)

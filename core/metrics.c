@@ -348,7 +348,7 @@ static struct {
     pthread_once_t once;
     pthread_mutex_t mu; /* the summary data below; taken before the registry's, never inside it */
     fg_metrics_t *reg;
-    fg_metric_family_t *consumed, *lag, *dead, *alerts, *batch, *redis_rt, *redis_err, *paused, *pauses, *late,
+    fg_metric_family_t *consumed, *lag, *dead, *alerts, *batch, *redis_rt, *redis_err, *paused, *pauses, *late, *conflicts,
         *ruleset, *control, *commits, *ready;
     atomic_int kafka_ok, redis_ok, assigned;
     int paused_now;
@@ -402,6 +402,9 @@ static void mon_init(void) {
     g_mon.pauses = fg_metrics_declare(m, "fundguard_state_store_pauses_total",
                                       "Times the pipeline paused for a state store outage.", FG_METRIC_COUNTER, NULL,
                                       NULL, 0);
+    g_mon.conflicts = fg_metrics_declare(m, "fundguard_state_conflicts_total",
+                                         "Batches redone because another replica changed a key they read "
+                                         "(Redis WATCH).", FG_METRIC_COUNTER, NULL, NULL, 0);
     g_mon.late = fg_metrics_declare(m, "fundguard_late_events_total",
                                     "Events later than the allowed lateness behind their key's newest event.",
                                     FG_METRIC_COUNTER, NULL, NULL, 0);
@@ -562,6 +565,11 @@ void fg_mon_paused(int paused) {
     pthread_mutex_unlock(&g_mon.mu);
     if (paused && !was) fg_metric_add(g_mon.pauses, NULL, 1);
     fg_metric_set(g_mon.paused, NULL, paused ? 1 : 0);
+}
+
+void fg_mon_state_conflict(void) {
+    MON();
+    fg_metric_add(g_mon.conflicts, NULL, 1);
 }
 
 void fg_mon_late_events(uint64_t n) {

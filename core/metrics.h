@@ -72,6 +72,8 @@ void fg_mon_batch_seconds(double s);
 void fg_mon_redis_exchange(void *ud, double seconds, int failed);
 /** @brief 1 while a batch is held during a state-store outage; counts each pause. */
 void fg_mon_paused(int paused);
+/** @brief A batch was redone because another replica changed a key it read (WATCH). */
+void fg_mon_state_conflict(void);
 void fg_mon_late_events(uint64_t n);
 void fg_mon_control_message(void);
 void fg_mon_commit(void);

@@ -97,6 +97,8 @@ struct fg_state {
     size_t *argvlen;
     size_t argcap;
 
+    int watching; /* WATCH is active on the connection (cleared by EXEC, UNWATCH or a new connection) */
+
     fg_state_stats_t stats;
     fg_state_observer_fn *observer; /* metrics hook, see fg_state_set_observer */
     void *observer_ud;
@@ -177,6 +179,16 @@ static void ensure_argv(fg_state_t *st, size_t n) {
     st->argcap = cap;
 }
 
+static int append(fg_state_t *st, int argc) {
+    st->stats.commands++;
+    return redisAppendCommandArgv(st->c, argc, st->argv, st->argvlen) == REDIS_OK ? 0 : -1;
+}
+
+static void arg(fg_state_t *st, size_t i, const char *s, size_t n) {
+    st->argv[i] = s;
+    st->argvlen[i] = n;
+}
+
 /* ---------- connection ---------- */
 
 static struct timeval ms_to_tv(int ms) {
@@ -189,6 +201,7 @@ static struct timeval ms_to_tv(int ms) {
 static void drop_conn(fg_state_t *st) {
     if (st->c) redisFree(st->c);
     st->c = NULL;
+    st->watching = 0;
 }
 
 /* One blocking command during connection set-up; argv is binary-safe. */
@@ -661,6 +674,26 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     int rc = ensure_conn(st, errstr, errstr_size);
     if (rc != FG_OK) return rc;
 
+    /* Optimistic concurrency: WATCH what this batch reads, in the same round trip. Patient keys
+     * belong to one partition, but institution keys are shared by every replica of the group;
+     * if another client writes one between this read and our EXEC, EXEC answers nil, nothing is
+     * applied, and the batch is redone from a fresh read (FG_CONFLICT) instead of overwriting
+     * the other replica's update with values computed from a stale read. */
+    int unwatch = st->watching; /* left over from a batch that wrote nothing: drop it first */
+    if (unwatch) {
+        ensure_argv(st, 1);
+        arg(st, 0, "UNWATCH", 7);
+        if (append(st, 1)) return conn_failed(st, "queueing UNWATCH", errstr, errstr_size);
+    }
+    ensure_argv(st, nk + 1);
+    arg(st, 0, "WATCH", 5);
+    for (size_t i = 0, j = 1; i < st->keys.n; i++) {
+        fg_key_t *k = st->keys.v[i];
+        if (k->wanted && !k->fetched) arg(st, j++, k->name, k->nlen);
+    }
+    if (append(st, (int)(nk + 1))) return conn_failed(st, "queueing WATCH", errstr, errstr_size);
+    st->watching = 1;
+
     size_t sent = 0;
     for (size_t i = 0; i < st->keys.n; i++) {
         fg_key_t *k = st->keys.v[i];
@@ -676,6 +709,17 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
 
     /* Drain every reply even after an error, keeping the stream in sync. */
     rc = FG_OK;
+    for (int w = 0; w <= unwatch; w++) { /* [UNWATCH,] WATCH */
+        redisReply *wrep = NULL;
+        if (redisGetReply(st->c, (void **)&wrep) != REDIS_OK || !wrep)
+            return conn_failed(st, "WATCH", errstr, errstr_size);
+        if (wrep->type == REDIS_REPLY_ERROR && rc == FG_OK) {
+            rc = fg_err(errstr, errstr_size, error_reply_rc(wrep->str), "redis %s: %s",
+                        w < unwatch ? "UNWATCH" : "WATCH", wrep->str);
+            st->stats.errors++;
+        }
+        freeReplyObject(wrep);
+    }
     size_t i = 0;
     for (size_t r = 0; r < sent; r++) {
         while (i < st->keys.n) {
@@ -719,16 +763,6 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
 }
 
 /* ---------- flush ---------- */
-
-static int append(fg_state_t *st, int argc) {
-    st->stats.commands++;
-    return redisAppendCommandArgv(st->c, argc, st->argv, st->argvlen) == REDIS_OK ? 0 : -1;
-}
-
-static void arg(fg_state_t *st, size_t i, const char *s, size_t n) {
-    st->argv[i] = s;
-    st->argvlen[i] = n;
-}
 
 /* Queues one key's coalesced writes; returns how many commands, or -1. */
 static int append_key_writes(fg_state_t *st, fg_key_t *k) {
@@ -812,6 +846,10 @@ static int flush_once(fg_state_t *st, char *errstr, size_t errstr_size) {
         arg(st, 0, "EXEC", 4);
         if (append(st, 1)) goto append_failed;
     }
+    /* EXEC ends the WATCH; a batch that writes nothing leaves it, and the next fetch sends
+     * UNWATCH first (no round trip of its own). A batch that writes without fetching anything
+     * under a leftover WATCH can at worst be pre-empted once: the nil EXEC clears it. */
+    if (ndirty) st->watching = 0;
     for (size_t i = 0; i < st->extras.n; i++) {
         fg_extra_t *x = st->extras.v[i];
         if (x->is_set) {
@@ -874,7 +912,10 @@ static int flush_once(fg_state_t *st, char *errstr, size_t errstr_size) {
                 const char *why = queue_err ? queue_err->str : rep->str;
                 FIRST_ERR(rc, error_reply_rc(why), "redis MULTI/EXEC discarded, nothing applied: %s", why);
             } else if (rep->type == REDIS_REPLY_NIL) {
-                FIRST_ERR(rc, FG_AGAIN, "redis EXEC returned nil, nothing applied");
+                /* a WATCHed key changed since this batch read it: another replica wrote it */
+                st->stats.conflicts++;
+                FIRST_ERR(rc, FG_CONFLICT, "redis EXEC pre-empted: a key this batch read was changed by another "
+                                           "client (WATCH); nothing applied, redo the batch");
             } else if (rep->type == REDIS_REPLY_ARRAY) {
                 for (size_t e = 0; e < rep->elements; e++)
                     if (rep->element[e]->type == REDIS_REPLY_ERROR) {
@@ -900,7 +941,7 @@ static int flush_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     }
     if (queue_err) freeReplyObject(queue_err);
     if (rc != FG_OK) {
-        st->stats.errors++;
+        if (rc != FG_CONFLICT) st->stats.errors++;
         return rc;
     }
     /* Written: a second flush in this batch sends only what changes next. */

@@ -46,6 +46,7 @@ typedef struct fg_state_stats {
     uint64_t round_trips;    /**< pipelined exchanges with Redis */
     uint64_t commands;       /**< commands sent */
     uint64_t errors;         /**< failed exchanges (connection lost, error reply) */
+    uint64_t conflicts;      /**< batches whose EXEC another client pre-empted (WATCH); redone */
     uint64_t reconnects;
 } fg_state_stats_t;
 

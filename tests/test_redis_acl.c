@@ -21,7 +21,7 @@
 #define ACL_ARGS                                                                                                     \
     "--user default off "                                                                                          \
     "--user fundguard on '>" ACL_PW "' '~fg-acl:*' resetchannels -@all +hgetall +hset +hdel +hincrby +pexpire "     \
-    "+multi +exec +get +set +ping +select "                                                                        \
+    "+watch +unwatch +multi +exec +get +set +ping +select "                                                                        \
     "--user admin on '>admin-pw' '~*' '&*' +@all"
 
 static fg_tredis_t g_acl;

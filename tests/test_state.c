@@ -206,8 +206,8 @@ Test(state, thousand_mutations_over_100_keys_cost_exactly_two_round_trips) {
     flush_ok(st);
     fg_state_stats_t s1 = stats(st);
     cr_assert_eq(s1.round_trips - s0.round_trips, 2);
-    /* 100 HGETALL + MULTI + 100 x (4 HINCRBY + PEXPIRE) + EXEC */
-    cr_assert_eq(s1.commands - s0.commands, 100 + 1 + 500 + 1);
+    /* WATCH + 100 HGETALL + MULTI + 100 x (4 HINCRBY + PEXPIRE) + EXEC */
+    cr_assert_eq(s1.commands - s0.commands, 1 + 100 + 1 + 500 + 1);
     cr_log_info("1000 events x 2 increments over 100 keys: round_trips=%llu commands=%llu",
                 (unsigned long long)(s1.round_trips - s0.round_trips),
                 (unsigned long long)(s1.commands - s0.commands));
@@ -279,16 +279,31 @@ Test(state, hincrby_from_two_batches_and_two_stores_adds_up) {
     cr_assert_eq(fg_state_hincrby(st, key, "n", 4), 7);
     flush_ok(st);
 
-    /* Both read 7, both add: the deltas are sent, not the values they saw. */
+    /* Both read 7 (two replicas sharing an institution key). The first EXEC wins; the second
+     * was computed from a stale read, so WATCH pre-empts it: nothing applied, FG_CONFLICT, and
+     * the redo from a fresh read sees the first one's write. */
     fg_state_begin(st);
     fg_state_begin(other);
     fg_state_want(st, key);
     fg_state_want(other, key);
+    fg_state_hset(other, key, "who", "other", 5); /* a non-commutative write that must not be lost either */
     cycle_ok(st);
     cycle_ok(other);
     cr_assert_eq(fg_state_hincrby(st, key, "n", 10), 17);
+    fg_state_hset(st, key, "who", "st", 2);
     cr_assert_eq(fg_state_hincrby(other, key, "n", 100), 107);
     flush_ok(st);
+    char err[256] = "";
+    fg_state_stats_t c0 = stats(other);
+    cr_assert_eq(fg_state_flush(other, err, sizeof(err)), FG_CONFLICT, "a stale batch must be pre-empted: %s", err);
+    cr_assert_eq(stats(other).conflicts - c0.conflicts, 1);
+    cr_assert_eq(stats(other).errors, c0.errors, "a conflict is not a Redis error");
+    fg_state_begin(other);
+    fg_state_want(other, key);
+    cycle_ok(other);
+    cr_assert_str_eq(fg_state_hget(other, key, "who", NULL), "st");
+    cr_assert_eq(fg_state_hincrby(other, key, "n", 100), 117);
+    fg_state_hset(other, key, "who", "other", 5);
     flush_ok(other);
 
     fg_state_begin(st);
