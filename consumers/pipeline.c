@@ -492,6 +492,31 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
 
 /* ---- group membership ---- */
 
+/*
+ * Shared keys (institution, card, trace code) need optimistic concurrency only while another
+ * member may write them. A process that owns every partition of every input topic is their
+ * only writer, so WATCH (whose cost in Redis grows with the square of the keys a client
+ * watches) is off; any doubt (metadata unavailable, a partial assignment) keeps it on.
+ */
+static void update_watch(fg_pipeline_t *pl, const rd_kafka_topic_partition_list_t *owned) {
+    if (!pl->st) return;
+    int sole = 0;
+    const struct rd_kafka_metadata *md = NULL;
+    if (owned && rd_kafka_metadata(pl->consumer, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int total = 0, mine = 0;
+        for (int s = 0; s < FG_STREAM_COUNT; s++) {
+            for (int t = 0; t < md->topic_cnt; t++)
+                if (!strcmp(md->topics[t].topic, pl->topic[s])) total += md->topics[t].partition_cnt;
+            for (int i = 0; i < owned->cnt; i++) mine += !strcmp(owned->elems[i].topic, pl->topic[s]);
+        }
+        sole = total > 0 && mine == total;
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    fg_state_watch_shared(pl->st, !sole);
+    FG_INFO("shared state keys: %s", sole ? "this process owns every input partition, no WATCH needed"
+                                          : "other members may write them: WATCH on (optimistic concurrency)");
+}
+
 /* A brand-new group starts at the earliest offset; a partition with a committed
  * offset resumes there, and auto.offset.reset=error makes an offset that fell
  * out of retention an error instead of a silent skip. */
@@ -517,10 +542,16 @@ static void assign_with_policy(fg_pipeline_t *pl, rd_kafka_topic_partition_list_
     pl->assigned_us = fg_mono_us();
     fg_mon_set_assigned(1);
     kafka_up(pl, 1);
-    if (pl->cooperative)
+    if (pl->cooperative) {
         rd_kafka_error_destroy(rd_kafka_incremental_assign(pl->consumer, parts));
-    else
+        rd_kafka_topic_partition_list_t *a = NULL;
+        if (!rd_kafka_assignment(pl->consumer, &a) && a) update_watch(pl, a);
+        else update_watch(pl, NULL);
+        if (a) rd_kafka_topic_partition_list_destroy(a);
+    } else {
         rd_kafka_assign(pl->consumer, parts);
+        update_watch(pl, parts); /* eager: parts is the whole assignment */
+    }
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,

@@ -337,9 +337,7 @@ static void cds_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
         int64_t old_ip = fg_state_hget_int(dc->st, key, CDS_IP_FIELD), ip_wm = old_ip;
         if (!fg_state_hget(dc->st, key, CDS_IP_FIELD, NULL)) old_ip = INT64_MIN;
         if (ev->event_time_ms > ip_wm || old_ip == INT64_MIN) {
-            char v[24];
-            int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
-            fg_state_hset(dc->st, key, CDS_IP_FIELD, v, (size_t)n);
+            fg_state_hset_int(dc->st, key, CDS_IP_FIELD, ev->event_time_ms);
             ip_wm = ev->event_time_ms;
         }
         prune(dc->st, key, cf, &w, maxt, dc->allowed_lateness_ms);

@@ -369,9 +369,7 @@ static int seen_before(fg_dctx_t *dc, const fg_event_t *ev) {
     static _Thread_local im_seen_t buf[IM_MAX_SEEN + 2];
     im_seen_view_t s = {buf, 0};
     fg_state_hforeach(dc->st, key, load_seen, &s);
-    char v[24];
-    int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
-    fg_state_hset(dc->st, key, ev->event_id, v, (size_t)n);
+    fg_state_hset_int(dc->st, key, ev->event_id, ev->event_time_ms);
     int64_t maxt = 0;
     fg_dctx_watermark(dc, key, ev->event_time_ms, &maxt);
     /* re-delivery happens within allowed lateness: older ids can go; the cap bounds hostile input */
@@ -419,9 +417,7 @@ static void im_on_event(void *priv, const fg_event_t *ev, fg_dctx_t *dc) {
             inv_wm = fg_state_hget_int(dc->st, wkey, FG_WATERMARK_FIELD);
         if (!is_claim) {
             if (ev->event_time_ms > inv_wm) {
-                char v[24];
-                int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
-                fg_state_hset(dc->st, wkey, FG_WATERMARK_FIELD, v, (size_t)n);
+                fg_state_hset_int(dc->st, wkey, FG_WATERMARK_FIELD, ev->event_time_ms);
                 inv_wm = ev->event_time_ms;
             }
             fg_state_expire(dc->st, wkey, 2 * c->window_ms + dc->allowed_lateness_ms + FG_MS_PER_DAY);

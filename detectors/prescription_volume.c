@@ -571,8 +571,7 @@ static void inst_daily(fg_dctx_t *dc, const pv_cfg_t *c, const fg_event_t *ev, c
         if (judgeable && ev->event_time_ms > x.last_t[d]) {
             /* a plain max: a concurrent writer can only make it lag, and it is shown, not judged */
             snprintf(field, sizeof(field), "t%lld", (long long)day);
-            int n = snprintf(v, sizeof(v), "%lld", (long long)ev->event_time_ms);
-            fg_state_hset(dc->st, key, field, v, (size_t)n);
+            fg_state_hset_int(dc->st, key, field, ev->event_time_ms);
             x.last_t[d] = ev->event_time_ms;
         }
         snprintf(field, sizeof(field), "e%lld%c%s", (long long)day, PV_SEP, ev->event_id);

@@ -104,9 +104,7 @@ static int source_field(const fg_dctx_t *dc, char *buf, size_t size) {
 static int64_t advance(fg_state_t *st, const char *key, const char *field, int64_t t_ms) {
     int64_t m = fg_state_hget(st, key, field, NULL) ? fg_state_hget_int(st, key, field) : INT64_MIN;
     if (t_ms > m) {
-        char v[24];
-        int n = snprintf(v, sizeof(v), "%lld", (long long)t_ms);
-        fg_state_hset(st, key, field, v, (size_t)n);
+        fg_state_hset_int(st, key, field, t_ms);
         m = t_ms;
     }
     return m;
@@ -115,9 +113,7 @@ static int64_t advance(fg_state_t *st, const char *key, const char *field, int64
 int fg_dctx_watermark(fg_dctx_t *dc, const char *key, int64_t t_ms, int64_t *maxt) {
     int64_t m = fg_state_hget_int(dc->st, key, FG_WATERMARK_FIELD);
     if (t_ms > m) {
-        char v[24];
-        int n = snprintf(v, sizeof(v), "%lld", (long long)t_ms);
-        fg_state_hset(dc->st, key, FG_WATERMARK_FIELD, v, (size_t)n);
+        fg_state_hset_int(dc->st, key, FG_WATERMARK_FIELD, t_ms);
         m = t_ms;
     }
     if (maxt) *maxt = m;

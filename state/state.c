@@ -1,13 +1,17 @@
 /*
  * state.c - the Redis window store (see state.h for the batch cycle).
  *
- * Per batch we keep a local view: a key table and a field table (open
- * addressing, never deleted from within a batch: a removed field stays as an
- * entry marked absent, which is also what remembers that it must be HDEL'd).
+ * Per batch we keep a local view: a key table, and per key a small field
+ * table (open addressing, never deleted from within a batch: a removed field
+ * stays as an entry marked absent, which is also what remembers that it must
+ * be HDEL'd). Table slots hold the full hash next to the pointer, so a probe
+ * only dereferences an entry whose hash matches, and a key's fields sit in
+ * their own table, close together, rather than in one batch-wide table.
  * Each field carries its pending write (none / set / del / incr), so many
  * events on one field coalesce into one write, and all of a key's set fields go
  * out in one HSET. Fetched names and values point into the HGETALL replies,
- * which are held until the next begin() instead of being copied.
+ * which are built in the batch arena (see arena_reply) and live until the
+ * next begin(), so they are not copied again.
  */
 #include "state.h"
 
@@ -29,12 +33,18 @@ enum { OP_NONE = 0, OP_SET, OP_DEL, OP_INCR };
 
 typedef struct fg_key fg_key_t;
 
+/* One open-addressing slot: the entry's hash inline, so a mismatch costs no
+ * dereference; p == NULL marks an empty slot. */
+typedef struct fg_slot {
+    uint64_t hash;
+    void *p;
+} fg_slot_t;
+
 typedef struct fg_field {
     fg_key_t *key;
-    uint64_t hash;
     const char *name;
     size_t nlen;
-    const char *val; /* NUL-terminated; arena, or inside a held reply */
+    const char *val; /* NUL-terminated; arena (ours, or inside a fetched reply) */
     size_t vlen;
     char *own;       /* arena buffer we may overwrite in place (hincrby) */
     size_t own_cap;
@@ -45,13 +55,14 @@ typedef struct fg_field {
 } fg_field_t;
 
 struct fg_key {
-    uint64_t hash;
     const char *name;
     size_t nlen;
     int wanted, fetched, warned, dirty;
     int64_t ttl_ms; /* 0: none asked */
     size_t nfields; /* present ones */
     fg_field_t *head, *tail;
+    fg_slot_t *ftab; /* this key's fields (arena), capacity fcap (power of 2) */
+    size_t fcap, fcount;
 };
 
 typedef struct fg_extra {
@@ -81,12 +92,10 @@ struct fg_state {
     int ever_connected;
 
     fg_arena_t *arena;
-    fg_key_t **ktab; /* open addressing, capacity kcap (power of 2) */
+    fg_slot_t *ktab; /* open addressing, capacity kcap (power of 2) */
     size_t kcap, kcount;
-    fg_field_t **ftab;
-    size_t fcap, fcount;
+    fg_key_t *last; /* the key last looked up: detectors touch one key many times in a row */
     fg_vec_t keys;    /* fg_key_t*, first-touch order */
-    fg_vec_t held;    /* redisReply* kept until begin() */
     fg_vec_t extras;  /* fg_extra_t* */
     int nget;
     fg_reply_slot_t *replies;
@@ -96,8 +105,11 @@ struct fg_state {
     const char **argv;
     size_t *argvlen;
     size_t argcap;
+    char *cmdbuf; /* one command in RESP, reused (see append_argv) */
+    size_t cmdcap;
 
     int watching; /* WATCH is active on the connection (cleared by EXEC, UNWATCH or a new connection) */
+    int watch_shared; /* WATCH shared (non-patient) keys: set while other replicas may write them */
 
     fg_state_stats_t stats;
     fg_state_observer_fn *observer; /* metrics hook, see fg_state_set_observer */
@@ -131,14 +143,44 @@ static void vec_push(fg_vec_t *v, void *p) {
     v->v[v->n++] = p;
 }
 
-/* FNV-1a: keys and fields are short, so a simple byte hash is enough. */
-static uint64_t hash_bytes(const char *s, size_t n, uint64_t seed) {
-    uint64_t h = 14695981039346656037ULL ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
+/* Eight bytes at a time with a multiply-xorshift mix (names are 10-60 bytes, so
+ * a byte-wise hash spent more time than the probes). Internal only: tables never
+ * decide an order anything outside sees (fields keep insertion order). */
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xFF51AFD7ED558CCDULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+        s += 8;
+        n -= 8;
     }
-    return h ^ (h >> 29);
+    if (n) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++) w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        h = (h ^ w) * 0x94D049BB133111EBULL;
+        h ^= h >> 29;
+    }
+    h *= 0xD6E8FEB86659FD93ULL;
+    return h ^ (h >> 32);
+}
+
+/* Decimal int64 into buf (>= 21 bytes), NUL-terminated; @returns the length.
+ * The same text as "%" PRId64, without printf's machinery. */
+static int fmt_i64(char *buf, int64_t v) {
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int len = 0;
+    if (v < 0) buf[len++] = '-';
+    while (n) buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
 }
 
 /* Strict decimal int64, like Redis's string2ll: what HINCRBY would accept. */
@@ -179,9 +221,47 @@ static void ensure_argv(fg_state_t *st, size_t n) {
     st->argcap = cap;
 }
 
+/* Writes "<c><n>\r\n" at o; @returns the end. */
+static char *resp_len(char *o, char c, size_t n) {
+    char d[24];
+    int nd = 0;
+    do {
+        d[nd++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *o++ = c;
+    while (nd) *o++ = d[--nd];
+    *o++ = '\r';
+    *o++ = '\n';
+    return o;
+}
+
+/* Queues one command, formatted here in RESP into a reused buffer: the same
+ * bytes redisAppendCommandArgv sends, without its per-command sds allocations
+ * and printf-style formatting (a few percent of the detect phase). */
+static int append_argv(fg_state_t *st, int argc, const char *const *argv, const size_t *argvlen) {
+    size_t need = 1 + 20 + 2;
+    for (int i = 0; i < argc; i++) need += 1 + 20 + 2 + argvlen[i] + 2;
+    if (need > st->cmdcap) {
+        size_t cap = st->cmdcap ? st->cmdcap : 4096;
+        while (cap < need) cap *= 2;
+        st->cmdbuf = xrealloc(st->cmdbuf, cap);
+        st->cmdcap = cap;
+    }
+    char *o = resp_len(st->cmdbuf, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        o = resp_len(o, '$', argvlen[i]);
+        if (argvlen[i]) memcpy(o, argv[i], argvlen[i]);
+        o += argvlen[i];
+        *o++ = '\r';
+        *o++ = '\n';
+    }
+    return redisAppendFormattedCommand(st->c, st->cmdbuf, (size_t)(o - st->cmdbuf)) == REDIS_OK ? 0 : -1;
+}
+
 static int append(fg_state_t *st, int argc) {
     st->stats.commands++;
-    return redisAppendCommandArgv(st->c, argc, st->argv, st->argvlen) == REDIS_OK ? 0 : -1;
+    return append_argv(st, argc, st->argv, st->argvlen);
 }
 
 static void arg(fg_state_t *st, size_t i, const char *s, size_t n) {
@@ -329,6 +409,7 @@ fg_state_t *fg_state_create(const fg_state_opts_t *opts, char *errstr, size_t er
     st->prefix = xstrdup(o.prefix && *o.prefix ? o.prefix : "fg");
     st->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 2000;
     st->arena = fg_arena_create(256 * 1024);
+    st->watch_shared = 1; /* safe until the pipeline knows it owns every input partition */
     if (do_connect(st, errstr, errstr_size) != FG_OK) {
         fg_state_destroy(st);
         return NULL;
@@ -336,15 +417,9 @@ fg_state_t *fg_state_create(const fg_state_opts_t *opts, char *errstr, size_t er
     return st;
 }
 
-static void release_held(fg_state_t *st) {
-    for (size_t i = 0; i < st->held.n; i++) freeReplyObject(st->held.v[i]);
-    st->held.n = 0;
-}
-
 void fg_state_destroy(fg_state_t *st) {
     if (!st) return;
     drop_conn(st);
-    release_held(st);
     if (st->password) {
         /* do not leave the secret in freed heap memory */
         volatile char *p = st->password;
@@ -356,25 +431,39 @@ void fg_state_destroy(fg_state_t *st) {
     free(st->prefix);
     fg_arena_destroy(st->arena);
     free(st->ktab);
-    free(st->ftab);
     free(st->keys.v);
-    free(st->held.v);
     free(st->extras.v);
     free(st->argv);
     free(st->argvlen);
+    free(st->cmdbuf);
     free(st);
 }
 
 int fg_state_key(const fg_state_t *st, char *buf, size_t size, const char *kind, char tag, const char *id) {
-    int n = snprintf(buf, size, "%s:%s:{%c:%s}", st->prefix, kind, tag, id);
-    if (n < 0 || (size_t)n >= size) return -1;
-    return n;
+    /* "%s:%s:{%c:%s}" by hand: every detector builds keys per event */
+    size_t np = strlen(st->prefix), nk = strlen(kind), ni = strlen(id);
+    size_t n = np + 1 + nk + 2 + 2 + ni + 1;
+    if (n >= size || n > INT_MAX) return -1;
+    char *o = buf;
+    memcpy(o, st->prefix, np);
+    o += np;
+    *o++ = ':';
+    memcpy(o, kind, nk);
+    o += nk;
+    *o++ = ':';
+    *o++ = '{';
+    *o++ = tag;
+    *o++ = ':';
+    memcpy(o, id, ni);
+    o += ni;
+    *o++ = '}';
+    *o = '\0';
+    return (int)n;
 }
 
 /* ---------- local view ---------- */
 
 void fg_state_begin(fg_state_t *st) {
-    release_held(st);
     fg_arena_reset(st->arena);
     /* Shrink tables a big batch grew, so one spike does not cost every later
      * begin() a large memset. */
@@ -383,14 +472,9 @@ void fg_state_begin(fg_state_t *st) {
         st->ktab = NULL;
         st->kcap = 0;
     }
-    if (st->fcap > 4096 && st->fcount * 8 < st->fcap) {
-        free(st->ftab);
-        st->ftab = NULL;
-        st->fcap = 0;
-    }
     if (st->ktab) memset(st->ktab, 0, st->kcap * sizeof(*st->ktab));
-    if (st->ftab) memset(st->ftab, 0, st->fcap * sizeof(*st->ftab));
-    st->kcount = st->fcount = 0;
+    st->kcount = 0;
+    st->last = NULL;
     st->keys.n = 0;
     st->extras.n = 0;
     st->nget = 0;
@@ -398,17 +482,20 @@ void fg_state_begin(fg_state_t *st) {
     st->nreplies = 0;
 }
 
+/* Inserts p (hash h) into a table with a free slot. */
+static void slot_put(fg_slot_t *t, size_t cap, uint64_t h, void *p) {
+    size_t i = h & (cap - 1);
+    while (t[i].p) i = (i + 1) & (cap - 1);
+    t[i].hash = h;
+    t[i].p = p;
+}
+
 static void ktab_grow(fg_state_t *st) {
     size_t ncap = st->kcap ? st->kcap * 2 : 256;
-    fg_key_t **nt = xrealloc(NULL, ncap * sizeof(*nt));
+    fg_slot_t *nt = xrealloc(NULL, ncap * sizeof(*nt));
     memset(nt, 0, ncap * sizeof(*nt));
-    for (size_t i = 0; i < st->kcap; i++) {
-        fg_key_t *k = st->ktab[i];
-        if (!k) continue;
-        size_t j = k->hash & (ncap - 1);
-        while (nt[j]) j = (j + 1) & (ncap - 1);
-        nt[j] = k;
-    }
+    for (size_t i = 0; i < st->kcap; i++)
+        if (st->ktab[i].p) slot_put(nt, ncap, st->ktab[i].hash, st->ktab[i].p);
     free(st->ktab);
     st->ktab = nt;
     st->kcap = ncap;
@@ -416,68 +503,63 @@ static void ktab_grow(fg_state_t *st) {
 
 static fg_key_t *key_get(fg_state_t *st, const char *name, int create) {
     size_t n = strlen(name);
-    uint64_t h = hash_bytes(name, n, 0);
+    fg_key_t *last = st->last;
+    if (last && last->nlen == n && memcmp(last->name, name, n) == 0) return last;
+    uint64_t h = hash_bytes(name, n);
     if (st->kcap) {
         size_t i = h & (st->kcap - 1);
-        for (fg_key_t *k; (k = st->ktab[i]); i = (i + 1) & (st->kcap - 1))
-            if (k->hash == h && k->nlen == n && memcmp(k->name, name, n) == 0) return k;
+        for (; st->ktab[i].p; i = (i + 1) & (st->kcap - 1)) {
+            if (st->ktab[i].hash != h) continue;
+            fg_key_t *k = st->ktab[i].p;
+            if (k->nlen == n && memcmp(k->name, name, n) == 0) return st->last = k;
+        }
     }
     if (!create) return NULL;
     if ((st->kcount + 1) * 2 > st->kcap) ktab_grow(st);
     fg_key_t *k = fg_arena_alloc(st->arena, sizeof(*k));
-    k->hash = h;
     k->name = fg_arena_strndup(st->arena, name, n);
     k->nlen = n;
-    size_t i = h & (st->kcap - 1);
-    while (st->ktab[i]) i = (i + 1) & (st->kcap - 1);
-    st->ktab[i] = k;
+    slot_put(st->ktab, st->kcap, h, k);
     st->kcount++;
     vec_push(&st->keys, k);
-    return k;
+    return st->last = k;
 }
 
-static void ftab_grow(fg_state_t *st) {
-    size_t ncap = st->fcap ? st->fcap * 2 : 1024;
-    fg_field_t **nt = xrealloc(NULL, ncap * sizeof(*nt));
-    memset(nt, 0, ncap * sizeof(*nt));
-    for (size_t i = 0; i < st->fcap; i++) {
-        fg_field_t *f = st->ftab[i];
-        if (!f) continue;
-        size_t j = f->hash & (ncap - 1);
-        while (nt[j]) j = (j + 1) & (ncap - 1);
-        nt[j] = f;
+/* Makes room for at least want fields in k's table (load <= 2/3). The table is
+ * arena memory: an outgrown one is simply left behind until begin(). */
+static void ftab_reserve(fg_state_t *st, fg_key_t *k, size_t want) {
+    if (want * 3 <= k->fcap * 2) return;
+    size_t ncap = k->fcap ? k->fcap * 2 : 8;
+    while (want * 3 > ncap * 2) ncap *= 2;
+    fg_slot_t *nt = fg_arena_alloc(st->arena, ncap * sizeof(*nt));
+    for (size_t i = 0; i < k->fcap; i++)
+        if (k->ftab[i].p) slot_put(nt, ncap, k->ftab[i].hash, k->ftab[i].p);
+    k->ftab = nt;
+    k->fcap = ncap;
+}
+
+static fg_field_t *field_lookup(const fg_key_t *k, const char *name, size_t n, uint64_t h) {
+    if (!k->fcap) return NULL;
+    size_t mask = k->fcap - 1;
+    for (size_t i = h & mask; k->ftab[i].p; i = (i + 1) & mask) {
+        if (k->ftab[i].hash != h) continue;
+        fg_field_t *f = k->ftab[i].p;
+        if (f->nlen == n && memcmp(f->name, name, n) == 0) return f;
     }
-    free(st->ftab);
-    st->ftab = nt;
-    st->fcap = ncap;
-}
-
-/* name/nlen are stored as given when create is set: the caller passes memory
- * that lives until begin() (arena or held reply). */
-static fg_field_t *field_lookup(fg_state_t *st, fg_key_t *k, const char *name, size_t n, uint64_t h) {
-    if (!st->fcap) return NULL;
-    size_t i = h & (st->fcap - 1);
-    for (fg_field_t *f; (f = st->ftab[i]); i = (i + 1) & (st->fcap - 1))
-        if (f->hash == h && f->key == k && f->nlen == n && memcmp(f->name, name, n) == 0) return f;
     return NULL;
 }
 
-static uint64_t field_hash(const fg_key_t *k, const char *name, size_t n) {
-    return hash_bytes(name, n, k->hash * 0x9E3779B97F4A7C15ULL);
-}
-
+/* name/nlen are stored as given: the caller passes memory that lives until
+ * begin() (arena, possibly inside a fetched reply). */
 static fg_field_t *field_insert(fg_state_t *st, fg_key_t *k, const char *name, size_t n, uint64_t h) {
-    if ((st->fcount + 1) * 2 > st->fcap) ftab_grow(st);
+    ftab_reserve(st, k, k->fcount + 1);
     fg_field_t *f = fg_arena_alloc(st->arena, sizeof(*f));
     f->key = k;
-    f->hash = h;
     f->name = name;
     f->nlen = n;
     f->val = "";
-    size_t i = h & (st->fcap - 1);
-    while (st->ftab[i]) i = (i + 1) & (st->fcap - 1);
-    st->ftab[i] = f;
-    st->fcount++;
+    slot_put(k->ftab, k->fcap, h, f);
+    k->fcount++;
     if (k->tail)
         k->tail->next = f;
     else
@@ -489,8 +571,8 @@ static fg_field_t *field_insert(fg_state_t *st, fg_key_t *k, const char *name, s
 /* Field for a write: created (with a copied name) if new. */
 static fg_field_t *field_for_write(fg_state_t *st, fg_key_t *k, const char *name) {
     size_t n = strlen(name);
-    uint64_t h = field_hash(k, name, n);
-    fg_field_t *f = field_lookup(st, k, name, n, h);
+    uint64_t h = hash_bytes(name, n);
+    fg_field_t *f = field_lookup(k, name, n, h);
     if (!f) f = field_insert(st, k, fg_arena_strndup(st->arena, name, n), n, h);
     return f;
 }
@@ -536,7 +618,7 @@ const char *fg_state_hget(fg_state_t *st, const char *key, const char *field, si
     fg_key_t *k = key_get(st, key, 1);
     note_read(k);
     size_t n = strlen(field);
-    fg_field_t *f = field_lookup(st, k, field, n, field_hash(k, field, n));
+    fg_field_t *f = field_lookup(k, field, n, hash_bytes(field, n));
     if (!f || !f->present) {
         if (len) *len = 0;
         return NULL;
@@ -562,6 +644,12 @@ void fg_state_hset(fg_state_t *st, const char *key, const char *field, const cha
     mark_dirty(k);
 }
 
+void fg_state_hset_int(fg_state_t *st, const char *key, const char *field, int64_t v) {
+    char buf[24];
+    int n = fmt_i64(buf, v);
+    fg_state_hset(st, key, field, buf, (size_t)n);
+}
+
 int64_t fg_state_hincrby(fg_state_t *st, const char *key, const char *field, int64_t delta) {
     fg_key_t *k = key_get(st, key, 1);
     note_read(k);
@@ -575,7 +663,7 @@ int64_t fg_state_hincrby(fg_state_t *st, const char *key, const char *field, int
     /* wrap rather than overflow (undefined); Redis would refuse the overflow */
     int64_t nv = (int64_t)((uint64_t)cur + (uint64_t)delta);
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRId64, nv);
+    int n = fmt_i64(buf, nv);
     field_store(st, f, buf, (size_t)n);
     if (f->op == OP_SET || f->op == OP_DEL || !numeric) {
         /* The batch already fixed this field's value (or Redis holds a
@@ -627,8 +715,8 @@ void fg_state_expire(fg_state_t *st, const char *key, int64_t ttl_ms) {
 static void merge_fetched(fg_state_t *st, fg_key_t *k, const redisReply *fr, const redisReply *vr) {
     const char *name = fr->str;
     size_t n = fr->len;
-    uint64_t h = field_hash(k, name, n);
-    fg_field_t *f = field_lookup(st, k, name, n, h);
+    uint64_t h = hash_bytes(name, n);
+    fg_field_t *f = field_lookup(k, name, n, h);
     if (!f) {
         f = field_insert(st, k, name, n, h);
         f->val = vr->str;
@@ -644,7 +732,7 @@ static void merge_fetched(fg_state_t *st, fg_key_t *k, const redisReply *fr, con
             return;
         }
         char buf[24];
-        int len = snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)((uint64_t)base + (uint64_t)f->delta));
+        int len = fmt_i64(buf, (int64_t)((uint64_t)base + (uint64_t)f->delta));
         field_store(st, f, buf, (size_t)len);
         return;
     }
@@ -653,6 +741,46 @@ static void merge_fetched(fg_state_t *st, fg_key_t *k, const redisReply *fr, con
     f->own = NULL;
     set_present(f, 1);
 }
+
+/*
+ * HGETALL replies are built in the batch arena instead of hiredis's malloc'd
+ * objects (one per field name and value, freed at the next begin(): that
+ * malloc/free was about a tenth of the detect phase). Same redisReply layout,
+ * so the rest of the code reads them as usual; freeing is the arena's reset.
+ * Installed on the reader only while fetch drains its replies; a connection
+ * dropped meanwhile is freed with them installed (the no-op free).
+ */
+static redisReply *arena_reply(const redisReadTask *task, int type) {
+    redisReply *r = fg_arena_alloc(task->privdata, sizeof(*r));
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+static void *arena_string(const redisReadTask *task, char *str, size_t len) {
+    redisReply *r = arena_reply(task, task->type);
+    r->str = fg_arena_strndup(task->privdata, str, len);
+    r->len = len;
+    return r;
+}
+static void *arena_array(const redisReadTask *task, int elements) {
+    redisReply *r = arena_reply(task, REDIS_REPLY_ARRAY);
+    if (elements > 0) {
+        r->element = fg_arena_alloc(task->privdata, (size_t)elements * sizeof(*r->element));
+        r->elements = (size_t)elements;
+    }
+    return r;
+}
+static void *arena_integer(const redisReadTask *task, long long value) {
+    redisReply *r = arena_reply(task, REDIS_REPLY_INTEGER);
+    r->integer = value;
+    return r;
+}
+static void *arena_nil(const redisReadTask *task) { return arena_reply(task, REDIS_REPLY_NIL); }
+static void arena_free(void *reply) { (void)reply; }
+static redisReplyObjectFunctions arena_reply_fns = {arena_string, arena_array, arena_integer, arena_nil, arena_free};
 
 /* After a lost connection: count it, drop the context so the next call
  * reconnects, and say what happened. */
@@ -674,25 +802,36 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
     int rc = ensure_conn(st, errstr, errstr_size);
     if (rc != FG_OK) return rc;
 
-    /* Optimistic concurrency: WATCH what this batch reads, in the same round trip. Patient keys
-     * belong to one partition, but institution keys are shared by every replica of the group;
-     * if another client writes one between this read and our EXEC, EXEC answers nil, nothing is
-     * applied, and the batch is redone from a fresh read (FG_CONFLICT) instead of overwriting
-     * the other replica's update with values computed from a stale read. */
+    /* Optimistic concurrency for keys other replicas may write. Patient keys ({p:...}) have one
+     * writer: the member that owns the patient's partition. Institution, card, trace-code and
+     * other shared keys are fed by every partition, so while this process shares the input with
+     * other members (fg_state_watch_shared) the batch WATCHes those it reads, in the same round
+     * trip: if another client writes one before our EXEC, EXEC answers nil, nothing is applied,
+     * and the batch is redone from a fresh read (FG_CONFLICT) instead of overwriting the other
+     * replica's update with values computed from a stale read. (Redis 7.0's WATCH costs grow
+     * with the square of the keys one client watches: hence only shared keys, only when shared.) */
     int unwatch = st->watching; /* left over from a batch that wrote nothing: drop it first */
     if (unwatch) {
         ensure_argv(st, 1);
         arg(st, 0, "UNWATCH", 7);
         if (append(st, 1)) return conn_failed(st, "queueing UNWATCH", errstr, errstr_size);
+        st->watching = 0;
     }
-    ensure_argv(st, nk + 1);
-    arg(st, 0, "WATCH", 5);
-    for (size_t i = 0, j = 1; i < st->keys.n; i++) {
-        fg_key_t *k = st->keys.v[i];
-        if (k->wanted && !k->fetched) arg(st, j++, k->name, k->nlen);
+    int watch = 0;
+    if (st->watch_shared) {
+        ensure_argv(st, nk + 1);
+        arg(st, 0, "WATCH", 5);
+        size_t j = 1;
+        for (size_t i = 0; i < st->keys.n; i++) {
+            fg_key_t *k = st->keys.v[i];
+            if (k->wanted && !k->fetched && !strstr(k->name, ":{p:")) arg(st, j++, k->name, k->nlen);
+        }
+        if (j > 1) {
+            if (append(st, (int)j)) return conn_failed(st, "queueing WATCH", errstr, errstr_size);
+            watch = 1;
+            st->watching = 1;
+        }
     }
-    if (append(st, (int)(nk + 1))) return conn_failed(st, "queueing WATCH", errstr, errstr_size);
-    st->watching = 1;
 
     size_t sent = 0;
     for (size_t i = 0; i < st->keys.n; i++) {
@@ -700,7 +839,7 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
         if (!k->wanted || k->fetched) continue;
         const char *argv[2] = {"HGETALL", k->name};
         size_t argvlen[2] = {7, k->nlen};
-        if (redisAppendCommandArgv(st->c, 2, argv, argvlen) != REDIS_OK)
+        if (append_argv(st, 2, argv, argvlen))
             return conn_failed(st, "queueing HGETALL", errstr, errstr_size);
         sent++;
     }
@@ -709,16 +848,20 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
 
     /* Drain every reply even after an error, keeping the stream in sync. */
     rc = FG_OK;
-    for (int w = 0; w <= unwatch; w++) { /* [UNWATCH,] WATCH */
+    redisReplyObjectFunctions *heap_fns = st->c->reader->fn;
+    st->c->reader->fn = &arena_reply_fns;
+    st->c->reader->privdata = st->arena;
+    for (int w = 0; w < unwatch + watch; w++) { /* [UNWATCH,] [WATCH] (replies live in the arena) */
         redisReply *wrep = NULL;
-        if (redisGetReply(st->c, (void **)&wrep) != REDIS_OK || !wrep)
+        if (redisGetReply(st->c, (void **)&wrep) != REDIS_OK || !wrep) {
+            st->c->reader->fn = heap_fns;
             return conn_failed(st, "WATCH", errstr, errstr_size);
+        }
         if (wrep->type == REDIS_REPLY_ERROR && rc == FG_OK) {
             rc = fg_err(errstr, errstr_size, error_reply_rc(wrep->str), "redis %s: %s",
                         w < unwatch ? "UNWATCH" : "WATCH", wrep->str);
             st->stats.errors++;
         }
-        freeReplyObject(wrep);
     }
     size_t i = 0;
     for (size_t r = 0; r < sent; r++) {
@@ -739,7 +882,6 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
                             rep->str);
                 st->stats.errors++;
             }
-            freeReplyObject(rep);
             continue;
         }
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2) {
@@ -748,17 +890,18 @@ static int fetch_once(fg_state_t *st, char *errstr, size_t errstr_size) {
                             k->name, rep->type);
                 st->stats.errors++;
             }
-            freeReplyObject(rep);
             continue;
         }
         k->fetched = 1;
-        vec_push(&st->held, rep);
+        ftab_reserve(st, k, k->fcount + rep->elements / 2);
         for (size_t e = 0; e + 1 < rep->elements; e += 2) {
             const redisReply *fr = rep->element[e], *vr = rep->element[e + 1];
             if (fr->type != REDIS_REPLY_STRING || vr->type != REDIS_REPLY_STRING) continue;
             merge_fetched(st, k, fr, vr);
         }
     }
+    st->c->reader->fn = heap_fns;
+    st->c->reader->privdata = NULL;
     return rc;
 }
 
@@ -799,7 +942,7 @@ static int append_key_writes(fg_state_t *st, fg_key_t *k) {
     for (fg_field_t *f = k->head; f; f = f->next) {
         if (f->op != OP_INCR) continue;
         char d[24];
-        int n = snprintf(d, sizeof(d), "%" PRId64, f->delta);
+        int n = fmt_i64(d, f->delta);
         arg(st, 0, "HINCRBY", 7);
         arg(st, 1, k->name, k->nlen);
         arg(st, 2, f->name, f->nlen);
@@ -808,7 +951,7 @@ static int append_key_writes(fg_state_t *st, fg_key_t *k) {
         ncmd++;
     }
     char ttl[24];
-    int n = snprintf(ttl, sizeof(ttl), "%" PRId64, k->ttl_ms > 0 ? k->ttl_ms : FG_STATE_DEFAULT_TTL_MS);
+    int n = fmt_i64(ttl, k->ttl_ms > 0 ? k->ttl_ms : FG_STATE_DEFAULT_TTL_MS);
     arg(st, 0, "PEXPIRE", 7);
     arg(st, 1, k->name, k->nlen);
     arg(st, 2, ttl, (size_t)n);
@@ -854,7 +997,7 @@ static int flush_once(fg_state_t *st, char *errstr, size_t errstr_size) {
         fg_extra_t *x = st->extras.v[i];
         if (x->is_set) {
             char ttl[24];
-            int n = snprintf(ttl, sizeof(ttl), "%" PRId64, x->ttl_ms > 0 ? x->ttl_ms : FG_STATE_DEFAULT_TTL_MS);
+            int n = fmt_i64(ttl, x->ttl_ms > 0 ? x->ttl_ms : FG_STATE_DEFAULT_TTL_MS);
             arg(st, 0, "SET", 3);
             arg(st, 1, x->key, strlen(x->key));
             arg(st, 2, x->val, x->vlen);
@@ -1006,6 +1149,8 @@ static int ping_once(fg_state_t *st, char *errstr, size_t errstr_size) {
 }
 
 void fg_state_stats(const fg_state_t *st, fg_state_stats_t *out) { *out = st->stats; }
+
+void fg_state_watch_shared(fg_state_t *st, int on) { st->watch_shared = on ? 1 : 0; }
 
 void fg_state_set_observer(fg_state_t *st, fg_state_observer_fn *fn, void *ud) {
     st->observer = fn;

@@ -51,6 +51,15 @@ typedef struct fg_state_stats {
 } fg_state_stats_t;
 
 /**
+ * @brief Optimistic concurrency on shared keys: while on, each fetch WATCHes the non-patient
+ * keys it reads (institution, card, trace code...), and a flush whose EXEC another client
+ * pre-empted returns FG_CONFLICT with nothing applied (redo the batch from fg_state_begin).
+ * The pipeline turns it on while other group members may write the same shared keys
+ * (this process does not own every input partition). Default on.
+ */
+void fg_state_watch_shared(fg_state_t *st, int on);
+
+/**
  * @brief Connects (AUTH and SELECT if configured).
  * @returns the store, or NULL with errstr set ("redis 127.0.0.1:6380: Connection refused",
  *          "redis AUTH failed: WRONGPASS ...").
@@ -82,6 +91,8 @@ const char *fg_state_hget(fg_state_t *st, const char *key, const char *field, si
 /** @returns the field as an integer, or 0 if absent or not a number. */
 int64_t fg_state_hget_int(fg_state_t *st, const char *key, const char *field);
 void fg_state_hset(fg_state_t *st, const char *key, const char *field, const char *val, size_t len);
+/** @brief fg_state_hset of v in decimal (the text "%lld" gives), without printf. */
+void fg_state_hset_int(fg_state_t *st, const char *key, const char *field, int64_t v);
 /** @returns the new value. */
 int64_t fg_state_hincrby(fg_state_t *st, const char *key, const char *field, int64_t delta);
 void fg_state_hdel(fg_state_t *st, const char *key, const char *field);

@@ -120,6 +120,153 @@ Test(state, key_is_prefix_kind_and_cluster_hash_tag_and_minus_one_when_too_long)
     cr_assert_eq(n, (int)strlen("fgx:win:{i:H42}"));
     char tiny[8];
     cr_assert_eq(fg_state_key(st, tiny, sizeof(tiny), "win", 'i', "H42"), -1);
+    /* the boundary: room for the name but not its NUL is too small */
+    char exact[16];
+    cr_assert_eq(fg_state_key(st, exact, sizeof(exact), "win", 'i', "H42"), 15);
+    cr_assert_str_eq(exact, "fgx:win:{i:H42}");
+    cr_assert_eq(fg_state_key(st, exact, 15, "win", 'i', "H42"), -1);
+    fg_state_destroy(st);
+}
+
+/* A wanted key that is not a hash: the fetch says which key and why (FG_ERR), the
+ * other keys of the same exchange are still read, and the next batch works. */
+Test(state, fetch_of_a_non_hash_key_fails_naming_it_and_other_keys_still_load) {
+    int port = fg_test_redis_port();
+    const char *pfx = prefix();
+    fg_state_t *st = open_store(port, pfx);
+    char good[128], bad[128];
+    fg_state_key(st, good, sizeof(good), "h", 'p', "G1");
+    fg_state_key(st, bad, sizeof(bad), "h", 'p', "B1");
+    redisContext *c = raw(port, NULL);
+    freeReplyObject(redisCommand(c, "HSET %s a 17 b x", good));
+    freeReplyObject(redisCommand(c, "SET %s plain-string", bad));
+    redisFree(c);
+
+    fg_state_begin(st);
+    fg_state_want(st, bad);
+    fg_state_want(st, good);
+    char err[256] = "";
+    cr_assert_eq(fg_state_fetch(st, err, sizeof(err)), FG_ERR);
+    cr_assert(strstr(err, "WRONGTYPE") && strstr(err, bad), "errstr: %s", err);
+    cr_assert_eq(fg_state_hget_int(st, good, "a"), 17);
+    cr_assert_str_eq(fg_state_hget(st, good, "b", NULL), "x");
+    cr_assert_eq(fg_state_hlen(st, bad), 0);
+
+    fg_state_begin(st);
+    fg_state_want(st, good);
+    cycle_ok(st);
+    cr_assert_eq(fg_state_hincrby(st, good, "a", 1), 18);
+    flush_ok(st);
+    fg_state_destroy(st);
+}
+
+/*
+ * 48 keys x 300 fields, touched key by key in turn (every call switches key, then
+ * the same key twice in a row), so the key and field tables grow many times in one
+ * batch. The local view must match a plain model exactly, in the batch that wrote
+ * it, after a fetch in the next batch (with more changes on top), and in Redis.
+ */
+#define MK 48
+#define MF 300
+static int64_t g_model[MK][MF];
+static int g_has[MK][MF];
+
+static void model_fields(int i, char *f, size_t fsize) { snprintf(f, fsize, "field-%d-with-a-longer-name", i); }
+
+static void check_view(fg_state_t *st, char keys[MK][128], const char *when) {
+    for (int k = 0; k < MK; k++) {
+        size_t present = 0;
+        for (int i = 0; i < MF; i++) {
+            char f[64];
+            model_fields(i, f, sizeof(f));
+            size_t len = 99;
+            const char *v = fg_state_hget(st, keys[k], f, &len);
+            if (!g_has[k][i]) {
+                cr_assert_null(v, "%s: key %d field %d should be absent", when, k, i);
+                cr_assert_eq(len, 0);
+                continue;
+            }
+            present++;
+            char want[24];
+            snprintf(want, sizeof(want), "%lld", (long long)g_model[k][i]);
+            cr_assert_not_null(v, "%s: key %d field %d missing", when, k, i);
+            cr_assert_str_eq(v, want, "%s: key %d field %d", when, k, i);
+            cr_assert_eq(len, strlen(want));
+        }
+        cr_assert_eq(fg_state_hlen(st, keys[k]), present, "%s: hlen of key %d", when, k);
+    }
+}
+
+Test(state, many_keys_and_fields_interleaved_match_a_model_in_view_after_refetch_and_in_redis) {
+    int port = fg_test_redis_port();
+    const char *pfx = prefix();
+    fg_state_t *st = open_store(port, pfx);
+    static char keys[MK][128];
+    for (int k = 0; k < MK; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "P%04d", k);
+        fg_state_key(st, keys[k], sizeof(keys[k]), "many", 'p', id);
+    }
+    memset(g_model, 0, sizeof(g_model));
+    memset(g_has, 0, sizeof(g_has));
+
+    fg_state_begin(st);
+    for (int k = 0; k < MK; k++) fg_state_want(st, keys[k]);
+    cycle_ok(st);
+    for (int i = 0; i < MF; i++)
+        for (int k = 0; k < MK; k++) {
+            char f[64];
+            model_fields(i, f, sizeof(f));
+            int64_t d = (int64_t)(k * 1000 + i) * (i % 2 ? -1 : 1);
+            cr_assert_eq(fg_state_hincrby(st, keys[k], f, d), d);
+            cr_assert_eq(fg_state_hincrby(st, keys[k], f, 3), d + 3); /* same key twice in a row */
+            g_model[k][i] = d + 3;
+            g_has[k][i] = 1;
+            if (i % 10 == 0) {
+                fg_state_hdel(st, keys[k], f);
+                g_has[k][i] = 0;
+            }
+        }
+    check_view(st, keys, "batch 1");
+    flush_ok(st);
+
+    fg_state_begin(st);
+    for (int k = MK - 1; k >= 0; k--) fg_state_want(st, keys[k]);
+    cycle_ok(st);
+    check_view(st, keys, "batch 2 after fetch");
+    /* extremes keep their exact decimal text through the view */
+    fg_state_hset(st, keys[0], "min", "-9223372036854775808", 20);
+    cr_assert_eq(fg_state_hincrby(st, keys[0], "min", 0), INT64_MIN);
+    cr_assert_str_eq(fg_state_hget(st, keys[0], "min", NULL), "-9223372036854775808");
+    cr_assert_eq(fg_state_hincrby(st, keys[1], "max", INT64_MAX), INT64_MAX);
+    cr_assert_str_eq(fg_state_hget(st, keys[1], "max", NULL), "9223372036854775807");
+    fg_state_hdel(st, keys[0], "min");
+    fg_state_hdel(st, keys[1], "max");
+    for (int k = 0; k < MK; k++)
+        for (int i = 0; i < MF; i += 3) {
+            char f[64];
+            model_fields(i, f, sizeof(f));
+            int64_t base = g_has[k][i] ? g_model[k][i] : 0; /* a deleted field comes back from 0 */
+            cr_assert_eq(fg_state_hincrby(st, keys[k], f, -7), base - 7, "key %d field %d", k, i);
+            g_model[k][i] = base - 7;
+            g_has[k][i] = 1;
+        }
+    check_view(st, keys, "batch 2 after changes");
+    flush_ok(st);
+
+    redisContext *c = raw(port, NULL);
+    for (int k = 0; k < MK; k += 7) {
+        size_t present = 0;
+        for (int i = 0; i < MF; i++) {
+            present += (size_t)g_has[k][i];
+            if (!g_has[k][i] || i % 13) continue;
+            char f[64];
+            model_fields(i, f, sizeof(f));
+            cr_assert_eq(raw_int(c, "HGET %s %s", keys[k], f), g_model[k][i], "redis key %d field %d", k, i);
+        }
+        cr_assert_eq(raw_int(c, "HLEN %s", keys[k], NULL), (long long)present, "redis HLEN of key %d", k);
+    }
+    redisFree(c);
     fg_state_destroy(st);
 }
 
@@ -206,8 +353,9 @@ Test(state, thousand_mutations_over_100_keys_cost_exactly_two_round_trips) {
     flush_ok(st);
     fg_state_stats_t s1 = stats(st);
     cr_assert_eq(s1.round_trips - s0.round_trips, 2);
-    /* WATCH + 100 HGETALL + MULTI + 100 x (4 HINCRBY + PEXPIRE) + EXEC */
-    cr_assert_eq(s1.commands - s0.commands, 1 + 100 + 1 + 500 + 1);
+    /* 100 HGETALL + MULTI + 100 x (4 HINCRBY + PEXPIRE) + EXEC; patient keys have one writer
+     * (their partition's owner), so they are never WATCHed */
+    cr_assert_eq(s1.commands - s0.commands, 100 + 1 + 500 + 1);
     cr_log_info("1000 events x 2 increments over 100 keys: round_trips=%llu commands=%llu",
                 (unsigned long long)(s1.round_trips - s0.round_trips),
                 (unsigned long long)(s1.commands - s0.commands));
@@ -270,7 +418,7 @@ Test(state, hincrby_from_two_batches_and_two_stores_adds_up) {
     fg_state_t *st = open_store(port, pfx);
     fg_state_t *other = open_store(port, pfx);
     char key[128];
-    fg_state_key(st, key, sizeof(key), "c", 'p', "1");
+    fg_state_key(st, key, sizeof(key), "c", 'i', "1"); /* an institution key: shared by replicas */
 
     fg_state_begin(st);
     fg_state_want(st, key);
@@ -312,6 +460,42 @@ Test(state, hincrby_from_two_batches_and_two_stores_adds_up) {
     cr_assert_eq(fg_state_hget_int(st, key, "n"), 117);
     fg_state_destroy(other);
     fg_state_destroy(st);
+}
+
+/* Patient keys have one writer (the owner of the patient's partition) and a process that owns
+ * every input partition has no competing writer at all: neither is WATCHed, so the second
+ * stale flush applies as before (deltas add up) instead of being pre-empted. */
+static void stale_second_flush_applies(char tag, int watch_other) {
+    int port = fg_test_redis_port();
+    const char *pfx = prefix();
+    fg_state_t *st = open_store(port, pfx);
+    fg_state_t *other = open_store(port, pfx);
+    fg_state_watch_shared(other, watch_other);
+    char key[128];
+    fg_state_key(st, key, sizeof(key), "w", tag, "9");
+    fg_state_begin(st);
+    fg_state_begin(other);
+    fg_state_want(st, key);
+    fg_state_want(other, key);
+    cycle_ok(st);
+    cycle_ok(other);
+    fg_state_hincrby(st, key, "n", 10);
+    fg_state_hincrby(other, key, "n", 100);
+    flush_ok(st);
+    fg_state_stats_t c0 = stats(other);
+    flush_ok(other);
+    cr_assert_eq(stats(other).conflicts, c0.conflicts);
+    fg_state_begin(st);
+    fg_state_want(st, key);
+    cycle_ok(st);
+    cr_assert_eq(fg_state_hget_int(st, key, "n"), 110);
+    fg_state_destroy(other);
+    fg_state_destroy(st);
+}
+
+Test(state, patient_keys_and_a_sole_owner_are_not_watched) {
+    stale_second_flush_applies('p', 1);
+    stale_second_flush_applies('i', 0);
 }
 
 Test(state, hset_then_hincrby_in_one_batch_sends_final_value_with_hset) {
