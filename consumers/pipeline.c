@@ -16,6 +16,7 @@
 #include "alerts/cases.h"
 #include "alerts/risk.h"
 #include "consumers/control.h"
+#include "consumers/kafka_conf.h"
 #include "consumers/processor.h"
 #include "reference/kb.h"
 #include "core/log.h"
@@ -110,29 +111,6 @@ static void sleep_ms(int64_t ms) {
 }
 
 /* ---- Kafka configuration ---- */
-
-typedef struct {
-    rd_kafka_conf_t *conf;
-    char *errstr;
-    size_t errstr_size;
-    int failed;
-    int saw_reset;
-} fg_kconf_t;
-
-static void kconf_set(const char *k, const char *v, void *ud) {
-    fg_kconf_t *kc = ud;
-    if (kc->failed) return;
-    if (!strcmp(k, "auto.offset.reset") || !strcmp(k, "enable.auto.commit") ||
-        !strcmp(k, "enable.auto.offset.store")) {
-        kc->saw_reset = 1; /* fundguard owns these; see pipeline.h */
-        return;
-    }
-    char e[512];
-    if (rd_kafka_conf_set(kc->conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        snprintf(kc->errstr, kc->errstr_size, "kafka property \"%s\": %s", k, e);
-        kc->failed = 1;
-    }
-}
 
 static int conf_force(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t errstr_size) {
     char e[512];
@@ -623,27 +601,6 @@ static int load_hmac_key(const fg_config_t *cf, char *errstr, size_t errstr_size
     return FG_OK;
 }
 
-typedef struct {
-    fg_codec_t *codec;
-    char *errstr;
-    size_t errstr_size;
-    int failed;
-} fg_ids_t;
-
-static void register_id(const char *k, const char *v, void *ud) {
-    fg_ids_t *ids = ud;
-    if (ids->failed) return;
-    char *end;
-    long id = strtol(k, &end, 10);
-    if (*end || id < 0 || id > INT32_MAX) {
-        snprintf(ids->errstr, ids->errstr_size, "schemas.avro_ids: \"%s\" is not a schema id", k);
-        ids->failed = 1;
-        return;
-    }
-    if (fg_codec_register_schema_file(ids->codec, (int32_t)id, v, ids->errstr, ids->errstr_size) != FG_OK)
-        ids->failed = 1;
-}
-
 /* ---- reference data and run-time control ---- */
 
 static void ctl_remember(fg_pipeline_t *pl, const fg_control_msg_t *m) {
@@ -772,9 +729,7 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
 
     if (load_hmac_key(cf, errstr, errstr_size) != FG_OK) goto fail;
     if (!(pl->codec = fg_codec_create(errstr, errstr_size))) goto fail;
-    fg_ids_t ids = {pl->codec, errstr, errstr_size, 0};
-    fg_config_map_foreach(cf, "schemas.avro_ids", register_id, &ids);
-    if (ids.failed) goto fail;
+    if (fg_kafka_register_schema_ids(cf, pl->codec, errstr, errstr_size) != FG_OK) goto fail;
     pl->arena = fg_arena_create(1 << 20);
 
     if (pl->decode_only) {
@@ -803,11 +758,11 @@ fg_pipeline_t *fg_pipeline_create(fg_config_t *cf, char *errstr, size_t errstr_s
 kafka:;
     /* producer: idempotent, acks=all; alerts and dead letters must not be lost or reordered */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    fg_kconf_t kc = {pc, errstr, errstr_size, 0, 0};
+    fg_kafka_conf_t kc = {.conf = pc};
     conf_force(pc, "client.id", "fundguard", NULL, 0);
     conf_force(pc, "linger.ms", "5", NULL, 0);
-    fg_config_kafka_foreach(cf, "producer", kconf_set, &kc);
-    if (kc.failed || conf_force(pc, "enable.idempotence", "true", errstr, errstr_size)) {
+    if (fg_kafka_conf_apply(cf, "producer", &kc, errstr, errstr_size) != FG_OK ||
+        conf_force(pc, "enable.idempotence", "true", errstr, errstr_size)) {
         rd_kafka_conf_destroy(pc);
         goto fail;
     }
@@ -821,19 +776,18 @@ kafka:;
     }
 
     rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    kc = (fg_kconf_t){cc, errstr, errstr_size, 0, 0};
+    kc = (fg_kafka_conf_t){.conf = cc};
     conf_force(cc, "client.id", "fundguard", NULL, 0);
     conf_force(cc, "group.id", "fundguard", NULL, 0);
     conf_force(cc, "fetch.wait.max.ms", "100", NULL, 0);
     /* librdkafka 2.0 backs off ~1 s when the prefetch queue reaches queued.min.messages */
     conf_force(cc, "queued.min.messages", "200000", NULL, 0);
     conf_force(cc, "queued.max.messages.kbytes", "32768", NULL, 0);
-    fg_config_kafka_foreach(cf, "consumer", kconf_set, &kc);
-    if (kc.failed) {
+    if (fg_kafka_conf_apply(cf, "consumer", &kc, errstr, errstr_size) != FG_OK) {
         rd_kafka_conf_destroy(cc);
         goto fail;
     }
-    if (kc.saw_reset)
+    if (kc.saw_owned)
         FG_WARN("kafka auto.offset.reset / enable.auto.commit / enable.auto.offset.store are ignored: fundguard "
                 "commits after processing and never skips data (see README)");
     if (conf_force(cc, "enable.auto.commit", "false", errstr, errstr_size) ||

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "consumers/kafka_conf.h"
 #include "core/cli.h"
 #include "core/common.h"
 #include "core/config.h"
@@ -56,50 +57,6 @@ static void record_usage(FILE *out) {
             "Messages decode with the config's codec (schemas.avro_ids); those that do not are recorded\n"
             "raw, byte for byte. SIGINT/SIGTERM stop cleanly (files are completed).\n"
             "Exit codes: 0 ok, 1 usage or configuration, 4 Kafka error, 5 file write error.\n");
-}
-
-/* ---- Kafka configuration from the config file ---- */
-
-typedef struct {
-    rd_kafka_conf_t *conf;
-    char err[512];
-    int failed;
-    char group[256];
-} rec_kconf_t;
-
-static void rec_kconf_set(const char *k, const char *v, void *ud) {
-    rec_kconf_t *kc = ud;
-    if (kc->failed) return;
-    if (!strcmp(k, "group.id")) {
-        snprintf(kc->group, sizeof(kc->group), "%s", v);
-        return;
-    }
-    if (!strcmp(k, "auto.offset.reset") || !strcmp(k, "enable.auto.commit") || !strcmp(k, "enable.auto.offset.store"))
-        return;
-    char e[400];
-    if (rd_kafka_conf_set(kc->conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        snprintf(kc->err, sizeof(kc->err), "kafka property \"%s\": %s", k, e);
-        kc->failed = 1;
-    }
-}
-
-typedef struct {
-    fg_codec_t *codec;
-    char err[512];
-    int failed;
-} rec_ids_t;
-
-static void rec_register_id(const char *k, const char *v, void *ud) {
-    rec_ids_t *ids = ud;
-    if (ids->failed) return;
-    char *end;
-    long id = strtol(k, &end, 10);
-    if (*end || id < 0 || id > INT32_MAX) {
-        snprintf(ids->err, sizeof(ids->err), "schemas.avro_ids: \"%s\" is not a schema id", k);
-        ids->failed = 1;
-    } else if (fg_codec_register_schema_file(ids->codec, (int32_t)id, v, ids->err, sizeof(ids->err)) != FG_OK) {
-        ids->failed = 1;
-    }
 }
 
 /* ---- state ---- */
@@ -223,14 +180,14 @@ int fg_cli_record(int argc, char **argv) {
     memset(outs, 0, sizeof(outs));
     int *at_end = NULL;
 
-    rec_ids_t ids = {.codec = fg_codec_create(err, sizeof(err))};
-    if (!ids.codec) {
+    fg_codec_t *codec = fg_codec_create(err, sizeof(err));
+    if (!codec) {
         fprintf(stderr, "fundguard record: %s\n", err);
         goto done;
     }
-    fg_config_map_foreach(cf, "schemas.avro_ids", rec_register_id, &ids);
-    if (ids.failed) {
-        fprintf(stderr, "fundguard record: configuration error: %s\n", ids.err);
+    char ids_err[512];
+    if (fg_kafka_register_schema_ids(cf, codec, ids_err, sizeof(ids_err)) != FG_OK) {
+        fprintf(stderr, "fundguard record: configuration error: %s\n", ids_err);
         goto done;
     }
     fg_validate_opts_t vopts;
@@ -260,19 +217,19 @@ int fg_cli_record(int argc, char **argv) {
 
     /* consumer: assign, no subscription */
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rec_kconf_t kc = {.conf = conf};
+    fg_kafka_conf_t kc = {.conf = conf, .take_group = 1};
     snprintf(kc.group, sizeof(kc.group), "fundguard");
     rd_kafka_conf_set(conf, "client.id", "fundguard-record", NULL, 0);
     rd_kafka_conf_set(conf, "queued.min.messages", "200000", NULL, 0);
-    fg_config_kafka_foreach(cf, "consumer", rec_kconf_set, &kc);
-    const char *group = group_arg ? group_arg : kc.group;
     char e[512];
-    if (kc.failed || rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
+    int kc_failed = fg_kafka_conf_apply(cf, "consumer", &kc, e, sizeof(e)) != FG_OK;
+    const char *group = group_arg ? group_arg : kc.group;
+    if (kc_failed || rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
         /* an offset that fell out of the log must stop the recording, not skip data */
         rd_kafka_conf_set(conf, "auto.offset.reset", "error", e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "fundguard record: %s\n", kc.failed ? kc.err : e);
+        fprintf(stderr, "fundguard record: %s\n", e);
         rd_kafka_conf_destroy(conf);
         goto done;
     }
@@ -357,7 +314,7 @@ int fg_cli_record(int argc, char **argv) {
                 fg_event_t ev;
                 char reason[512];
                 fg_arena_reset(arena);
-                int drc = fg_codec_decode(ids.codec, o->stream, m->payload, m->len, arena, &vopts, &ev, reason,
+                int drc = fg_codec_decode(codec, o->stream, m->payload, m->len, arena, &vopts, &ev, reason,
                                           sizeof(reason));
                 if (drc == FG_OK) {
                     if (ts < 0) ts = ev.event_time_ms;
@@ -417,7 +374,7 @@ done:
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
     }
-    fg_codec_destroy(ids.codec);
+    fg_codec_destroy(codec);
     fg_arena_destroy(arena);
     fg_config_destroy(cf);
     return rc;

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consumers/kafka_conf.h"
 #include "core/cli.h"
 #include "core/common.h"
 #include "core/config.h"
@@ -152,29 +153,6 @@ static void rp_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaqu
 
 /* ---- configuration ---- */
 
-typedef struct {
-    rd_kafka_conf_t *conf;
-    char err[512];
-    int failed;
-    char group[256];
-    char partitioner[64];
-} rp_kconf_t;
-
-static void rp_kconf_set(const char *k, const char *v, void *ud) {
-    rp_kconf_t *kc = ud;
-    if (kc->failed) return;
-    if (!strcmp(k, "group.id")) snprintf(kc->group, sizeof(kc->group), "%s", v);
-    if (!strcmp(k, "partitioner")) snprintf(kc->partitioner, sizeof(kc->partitioner), "%s", v);
-    if (!strcmp(k, "auto.offset.reset") || !strcmp(k, "enable.auto.commit") || !strcmp(k, "enable.auto.offset.store") ||
-        !strcmp(k, "group.id"))
-        return;
-    char e[400];
-    if (rd_kafka_conf_set(kc->conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        snprintf(kc->err, sizeof(kc->err), "kafka property \"%s\": %s", k, e);
-        kc->failed = 1;
-    }
-}
-
 static int set_partitioner(rp_t *rp, const char *name) {
     static const struct {
         const char *name;
@@ -203,25 +181,6 @@ static int32_t rp_partition(rp_t *rp, rp_topic_t *t, const char *key, size_t key
     if (!rp->part_fn || (rp->part_random_unkeyed && (!key || key_len == 0)))
         return (int32_t)(rand_r(&rp->rnd) % (unsigned)t->n_parts);
     return rp->part_fn(t->rkt, key ? key : "", key ? key_len : 0, t->n_parts, NULL, NULL);
-}
-
-typedef struct {
-    fg_codec_t *codec;
-    char err[512];
-    int failed;
-} rp_ids_t;
-
-static void rp_register_id(const char *k, const char *v, void *ud) {
-    rp_ids_t *ids = ud;
-    if (ids->failed) return;
-    char *end;
-    long id = strtol(k, &end, 10);
-    if (*end || id < 0 || id > INT32_MAX) {
-        snprintf(ids->err, sizeof(ids->err), "schemas.avro_ids: \"%s\" is not a schema id", k);
-        ids->failed = 1;
-    } else if (fg_codec_register_schema_file(ids->codec, (int32_t)id, v, ids->err, sizeof(ids->err)) != FG_OK) {
-        ids->failed = 1;
-    }
 }
 
 /* ---- lag ---- */
@@ -454,26 +413,25 @@ int fg_cli_replay(int argc, char **argv) {
             goto done;
         }
         /* the consumer must know the ids: register this config's as `run` does, check the first message */
-        rp_ids_t ids = {check, "", 0};
-        fg_config_map_foreach(cf, "schemas.avro_ids", rp_register_id, &ids);
-        if (ids.failed) {
-            fprintf(stderr, "fundguard replay: configuration error: %s\n", ids.err);
+        char ids_err[512];
+        if (fg_kafka_register_schema_ids(cf, check, ids_err, sizeof(ids_err)) != FG_OK) {
+            fprintf(stderr, "fundguard replay: configuration error: %s\n", ids_err);
             goto done;
         }
     }
 
     /* producer */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rp_kconf_t kc = {.conf = pc};
+    fg_kafka_conf_t kc = {.conf = pc, .take_group = 1};
     snprintf(kc.group, sizeof(kc.group), "fundguard");
     snprintf(kc.partitioner, sizeof(kc.partitioner), "consistent_random");
     char e[512];
     rd_kafka_conf_set(pc, "client.id", "fundguard-replay", NULL, 0);
     rd_kafka_conf_set(pc, "linger.ms", "5", NULL, 0);
-    fg_config_kafka_foreach(cf, "producer", rp_kconf_set, &kc);
-    if (kc.failed || rd_kafka_conf_set(pc, "enable.idempotence", "true", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
+    if (fg_kafka_conf_apply(cf, "producer", &kc, e, sizeof(e)) != FG_OK ||
+        rd_kafka_conf_set(pc, "enable.idempotence", "true", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(pc, "acks", "all", e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "fundguard replay: %s\n", kc.failed ? kc.err : e);
+        fprintf(stderr, "fundguard replay: %s\n", e);
         rd_kafka_conf_destroy(pc);
         goto done;
     }
@@ -492,14 +450,14 @@ int fg_cli_replay(int argc, char **argv) {
 
     /* the lag group's reader: same connection settings as the consumer */
     rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    rp_kconf_t ckc = {.conf = cc};
+    fg_kafka_conf_t ckc = {.conf = cc, .take_group = 1};
     snprintf(ckc.group, sizeof(ckc.group), "%s", kc.group);
     rd_kafka_conf_set(cc, "client.id", "fundguard-replay-lag", NULL, 0);
-    fg_config_kafka_foreach(cf, "consumer", rp_kconf_set, &ckc);
+    int ckc_failed = fg_kafka_conf_apply(cf, "consumer", &ckc, e, sizeof(e)) != FG_OK;
     if (!lag_group) lag_group = ckc.group;
-    if (ckc.failed || rd_kafka_conf_set(cc, "group.id", lag_group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
+    if (ckc_failed || rd_kafka_conf_set(cc, "group.id", lag_group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(cc, "enable.auto.commit", "false", e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "fundguard replay: %s\n", ckc.failed ? ckc.err : e);
+        fprintf(stderr, "fundguard replay: %s\n", e);
         rd_kafka_conf_destroy(cc);
         goto done;
     }
