@@ -443,7 +443,7 @@ static int process_batch(fg_pipeline_t *pl, int sync_commit) {
         return FG_AGAIN;
     }
     pl->alerts_published += alerts->n;
-    kafka_up(pl, 1);
+    if (pl->n_out) kafka_up(pl, 1); /* only an acknowledgement proves Kafka answers; an empty batch does not */
     /* the monitoring figures count only what Kafka acknowledged; alert outs follow the alerts' order */
     for (size_t i = 0, k = 0; i < pl->n_out; i++) {
         const fg_out_t *o = &pl->out[i];
